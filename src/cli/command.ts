@@ -1,0 +1,26 @@
+/** The shape every phase and tool command of the multi-call binary has. */
+import type { FlagSpec, ParsedArgs } from "./flags.ts";
+import type { Logger } from "./log.ts";
+
+/** What a command receives. */
+export interface CommandContext {
+  args: ParsedArgs;
+  log: Logger;
+  env: Record<string, string | undefined>;
+}
+
+/** A phase (`analyzer`, …) or a tool command (`inspect`) of the binary. */
+export interface Command {
+  name: string;
+  /** The verb that selects it as `lifecycle <verb>` besides its name (`analyze` for `analyzer`). */
+  verb?: string;
+  /** Whether it is a phase (gets a symlink in `/cnb/lifecycle`). */
+  phase: boolean;
+  synopsis: string;
+  flags: FlagSpec[];
+  /** Runs the command; resolves to the exit code. Throws PhaseError for a failure with a code. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** The `-log-level` flag every command has. */
+export const logLevelFlag: FlagSpec = { name: "log-level", kind: "string", env: ["CNB_LOG_LEVEL"], default: "info", usage: "logging level: debug, info, warn or error" };

@@ -1,0 +1,48 @@
+/**
+ * The phases' logger: levels debug < info < warn < error (`-log-level`, `CNB_LOG_LEVEL`). Info and debug go to
+ * stdout, warnings and errors to stderr, as the platform spec says. Errors are prefixed `ERROR: `.
+ */
+
+/** Log levels in increasing order. */
+export const LEVELS = ["debug", "info", "warn", "error"] as const;
+/** A log level. */
+export type Level = (typeof LEVELS)[number];
+
+/** Where log lines go; replaceable for in-process use (the creator, tests). */
+export interface Sink {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processSink: Sink = {
+  out: (l) => process.stdout.write(l + "\n"),
+  err: (l) => process.stderr.write(l + "\n"),
+};
+
+/** A leveled logger. */
+export class Logger {
+  constructor(public level: Level = "info", readonly sink: Sink = processSink) {}
+
+  /** Parses a level name; throws on an unknown one. */
+  static parseLevel(s: string): Level {
+    const l = s.toLowerCase();
+    if ((LEVELS as readonly string[]).includes(l)) return l as Level;
+    throw new Error(`invalid log level "${s}": expected one of ${LEVELS.join(", ")}`);
+  }
+
+  private on(l: Level): boolean {
+    return LEVELS.indexOf(l) >= LEVELS.indexOf(this.level);
+  }
+  debug(msg: string): void {
+    if (this.on("debug")) this.sink.out(msg);
+  }
+  info(msg: string): void {
+    if (this.on("info")) this.sink.out(msg);
+  }
+  warn(msg: string): void {
+    if (this.on("warn")) this.sink.err(`Warning: ${msg}`);
+  }
+  error(msg: string): void {
+    this.sink.err(`ERROR: ${msg}`);
+  }
+}

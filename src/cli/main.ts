@@ -1,0 +1,97 @@
+/**
+ * The multi-call entry point: the phase is the basename of argv[0] (`/cnb/lifecycle/analyzer`) or the first
+ * argument (`lifecycle analyzer …`, `lifecycle analyze …`); `lifecycle -version` prints the version.
+ */
+import * as path from "node:path";
+import type { Command } from "./command.ts";
+import { ExitCode, PhaseError } from "./exit.ts";
+import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
+import { Logger, type Sink } from "./log.ts";
+import { inspectCommand } from "./inspect.ts";
+import { VERSION } from "../version.ts";
+
+/** Every command of the binary. Phases are added here as they land. */
+export const COMMANDS: Command[] = [inspectCommand];
+
+/** The names that get a symlink in `/cnb/lifecycle`. */
+export function phaseNames(): string[] {
+  return COMMANDS.filter((c) => c.phase).map((c) => c.name);
+}
+
+function findCommand(name: string): Command | undefined {
+  const n = name.replace(/\.exe$/, "");
+  return COMMANDS.find((c) => c.name === n || c.verb === n);
+}
+
+/** The top-level usage. */
+export function topUsage(): string {
+  const names = COMMANDS.map((c) => c.name).join(", ");
+  return `Usage: lifecycle <command> [flags] [args]\n       lifecycle -version\n\nCommands: ${names}\n`;
+}
+
+/**
+ * Runs the binary as invoked; resolves to the process exit code.
+ *
+ * @example await main("/cnb/lifecycle/analyzer", ["-oci", "-run-image", "cnb/run", "app"], process.env)
+ */
+export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink): Promise<number> {
+  const out = sink ?? { out: (l: string) => process.stdout.write(l + "\n"), err: (l: string) => process.stderr.write(l + "\n") };
+  let cmd = findCommand(path.basename(argv0));
+  let rest = args;
+  if (!cmd) {
+    const first = args[0];
+    if (first === "-version" || first === "--version" || first === "version") {
+      out.out(VERSION);
+      return 0;
+    }
+    if (first === undefined || first === "-h" || first === "-help" || first === "--help" || first === "help") {
+      (first === undefined ? out.err : out.out)(topUsage());
+      return first === undefined ? ExitCode.usage : 0;
+    }
+    cmd = findCommand(first);
+    if (!cmd) {
+      out.err(`ERROR: unknown command "${first}"`);
+      out.err(topUsage());
+      return ExitCode.usage;
+    }
+    rest = args.slice(1);
+  }
+  if (rest[0] === "-version" || rest[0] === "--version") {
+    out.out(VERSION);
+    return 0;
+  }
+  const log = new Logger("info", out);
+  let parsed;
+  try {
+    parsed = parseFlags(cmd.flags, rest, env);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      out.out(usageText(cmd.name, cmd.synopsis, cmd.flags));
+      return 0;
+    }
+    if (e instanceof UsageError) {
+      out.err(e.message);
+      out.err(usageText(cmd.name, cmd.synopsis, cmd.flags));
+      return ExitCode.usage;
+    }
+    throw e;
+  }
+  try {
+    log.level = Logger.parseLevel(String(parsed.values["log-level"] ?? "info"));
+  } catch (e) {
+    log.error((e as Error).message);
+    return ExitCode.invalidArgs;
+  }
+  for (const w of parsed.warnings) log.warn(w);
+  try {
+    return await cmd.run({ args: parsed, log, env });
+  } catch (e) {
+    if (e instanceof PhaseError) {
+      log.error(e.message);
+      return e.code;
+    }
+    log.error((e as Error).message ?? String(e));
+    if (log.level === "debug" && (e as Error).stack) log.debug((e as Error).stack as string);
+    return ExitCode.failed;
+  }
+}
