@@ -17,8 +17,8 @@ export type HashBackend = "node" | "wasm";
 
 let chosen: HashBackend | undefined;
 
-/** Selects the backend for hashers created from now on. */
-export function setHashBackend(b: HashBackend): void {
+/** Selects the backend for hashers created from now on; undefined returns to the environment's choice. */
+export function setHashBackend(b: HashBackend | undefined): void {
   chosen = b;
 }
 
