@@ -92,6 +92,8 @@ export class LayoutWriter {
     const dest = this.blobPath(digest);
     if (fs.existsSync(dest)) return "present";
     if (path.resolve(src) === dest) return "present";
+    // A symlink to a missing file would be created without complaint and leave a dangling blob behind.
+    if (!fs.existsSync(src)) throw new LayoutError(this.dir, `cannot link blob ${digest} into ${this.dir}: its source ${src} does not exist`);
     if (policy === "hardlink") {
       const tmp = tempPathFor(dest);
       try {
