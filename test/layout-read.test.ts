@@ -279,7 +279,7 @@ describe("external fixtures", () => {
   test("ggcr-test_index: no ref name among 4 images, or an unknown one, is an error that lists the names", async () => {
     const dir = fixture("ggcr-test_index");
     const layout = Layout.open(dir);
-    await expectLayoutError(() => layout.image(), "holds 4 images", "(1, 2, 3, 4)", path.join(dir, "index.json"));
+    await expectLayoutError(() => layout.image(), "holds 4 images", "(1@sha256:eebff607", "2@sha256:32589985", "3@sha256:05f95b26", "4@sha256:2b29a2b8", path.join(dir, "index.json"));
     await expectLayoutError(() => layout.image({ refName: "nope" }), 'no image named "nope"', '"1", "2", "3", "4"', path.join(dir, "index.json"));
     // The digest of a blob that is not a manifest (the config) is not an image either.
     await expectLayoutError(
@@ -340,7 +340,7 @@ describe("external fixtures", () => {
         const streamed = await drain(layout.openBlob(desc));
         expect(Buffer.compare(Buffer.from(streamed), Buffer.from(whole))).toBe(0);
         // Without a size the stream still checks the digest.
-        expect((await drain(layout.openBlob({ digest: desc.digest }) as ReadableStream<Uint8Array>)).length).toBe(desc.size);
+        expect((await drain(layout.openBlob({ digest: desc.digest } as Pick<Descriptor, "digest" | "size">))).length).toBe(desc.size);
         count++;
       }
     }
@@ -390,7 +390,7 @@ describe("finding fixtures by reference (locate.ts)", () => {
     expect(await layoutImageExists(LAYOUTS, "no-such-image")).toBe(false);
     expect(await layoutImageExists(LAYOUTS, "ggcr-test_index:1")).toBe(true);
     // An error inside an existing layout propagates rather than reading as "absent".
-    await expect(layoutImageExists(LAYOUTS, "imgutil-busybox-multi-platform")).rejects.toThrow("missing");
+    await expect(layoutImageExists(LAYOUTS, "imgutil-index-with-docker-media-type")).rejects.toThrow(`manifest ${DOCKER_LIST_ENTRY} is missing`);
     expect(() => candidateLocations(LAYOUTS, "../outside")).toThrow(PathEscapeError);
   });
 });
@@ -567,5 +567,18 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
 
   test("the fixtures were not written to by any of these reads", () => {
     expect(snapshot(LAYOUTS)).toEqual(fixturesBefore);
+  });
+});
+
+describe("selection details", () => {
+  test("an explicit platform that the only image does not have is refused", async () => {
+    const dir = fixture("lifecycle-busybox");
+    await expectLayoutError(() => Layout.open(dir).image({ platform: { os: "linux", architecture: "s390x" } }), "is for linux/amd64, not linux/s390x", dir);
+    const ok = await Layout.open(dir).image({ platform: { os: "linux", architecture: "amd64" } });
+    expect(ok.manifestDigest).toBe("sha256:f75f3d1a317fc82c793d567de94fc8df2bece37acd5f2bd364a0d91a0d1f3dab");
+  });
+  test("a sha512 digest is refused with a clear message", () => {
+    const layout = Layout.open(fixture("lifecycle-busybox"));
+    expect(() => layout.blobPath(`sha512:${"a".repeat(128)}`)).toThrow(/uses sha512, which this lifecycle cannot verify/);
   });
 });

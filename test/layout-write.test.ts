@@ -421,22 +421,24 @@ describe("the OCI tools accept what we write", () => {
   test("oci-image-tool validate --type image accepts the layout, per ref name", async () => {
     requireTool("oci-image-tool");
     const dir = path.join(tmpDir(), "app");
-    await buildImage(dir, ["v1"]);
+    const v1 = await buildImage(dir, ["v1"]);
     await buildImage(dir, ["v2"], { "other.txt": "second image\n" });
+    const validate = (...ref: string[]) => run(["oci-image-tool", "validate", "--type", "image", ...ref, dir]);
     for (const tag of ["v1", "v2"]) {
-      const out = run(["oci-image-tool", "validate", "--type", "image", "--ref", `name=${tag}`, dir]);
+      const out = validate("--ref", `name=${tag}`);
       expect(out).toContain(`reference [name=${tag}]: OK`);
       expect(out).toContain("Validation succeeded");
     }
-    // A ref name the index does not hold is refused, so the ref really selects.
-    expect(() => run(["oci-image-tool", "validate", "--type", "image", "--ref", "name=nope", dir])).toThrow();
-    // It is not vacuous: a corrupted layer fails validation.
-    const idx = readIndex(dir);
-    const m = JSON.parse(fs.readFileSync(path.join(dir, "blobs", "sha256", hexOf(idx.manifests![0].digest)), "utf8")) as Manifest;
-    const layerFile = path.join(dir, "blobs", "sha256", hexOf(m.layers[0].digest));
+    expect(validate()).toContain("Validation succeeded"); // every ref
+    // It is not vacuous and the ref really selects: corrupt v1's layer only; v1 now fails (digest mismatch), v2
+    // still passes. (Do not rely on `--ref name=<absent>` failing: oci-image-tool 1.0.0-rc1 filters the index while
+    // iterating over it and skips the entry after each one it drops, so with two entries an absent name selects the
+    // second one and reports OK.)
+    const layerFile = v1.writer.blobPath(v1.layer.digest);
     const bytes = fs.readFileSync(layerFile);
     bytes[bytes.length - 3] ^= 0xff;
     fs.writeFileSync(layerFile, bytes);
-    expect(() => run(["oci-image-tool", "validate", "--type", "image", "--ref", "name=v1", dir])).toThrow();
+    expect(() => validate("--ref", "name=v1")).toThrow("digest mismatch");
+    expect(validate("--ref", "name=v2")).toContain("Validation succeeded");
   });
 });

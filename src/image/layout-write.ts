@@ -24,31 +24,32 @@ export function parseLinkPolicy(value: string): LinkPolicy {
 
 /** A layout directory opened for writing (created if missing). */
 export class LayoutWriter {
-  private constructor(readonly dir: string) {}
+  private constructor(readonly dir: string, private readonly layout: Layout) {}
 
   /**
    * Opens `dir` for writing, creating the directory, `oci-layout` and `blobs/sha256/` when missing. An existing
-   * `oci-layout` must be readable and of a known version.
+   * `oci-layout` must be readable and of a known version (checked before anything is written).
    */
   static open(dir: string): LayoutWriter {
     const abs = path.resolve(dir);
-    fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
     if (fs.existsSync(path.join(abs, "oci-layout"))) {
       Layout.open(abs);
+      fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
     } else {
+      fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
       writeFileAtomic(path.join(abs, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     }
-    return new LayoutWriter(abs);
+    return new LayoutWriter(abs, Layout.open(abs));
   }
 
   /** This layout, for reading. */
   reader(): Layout {
-    return Layout.open(this.dir);
+    return this.layout;
   }
 
   /** The path of a blob in this layout. */
   blobPath(digest: string): string {
-    return this.reader().blobPath(digest);
+    return this.layout.blobPath(digest);
   }
 
   /** Whether the blob is already here. A symlink whose target is gone does not count. */
@@ -121,7 +122,13 @@ export class LayoutWriter {
     const h = await sha256();
     const buf = new Uint8Array(1 << 20);
     const inFd = fs.openSync(src, "r");
-    const outFd = fs.openSync(tmp, "wx", 0o644);
+    let outFd: number;
+    try {
+      outFd = fs.openSync(tmp, "wx", 0o644);
+    } catch (e) {
+      fs.closeSync(inFd);
+      throw e;
+    }
     try {
       for (;;) {
         const n = fs.readSync(inFd, buf, 0, buf.length, null);

@@ -172,12 +172,17 @@ export class Layout {
       const all = [...uniq.values()];
       const asPlatforms = all.every((d) => d.platform && !d.annotations?.[REF_NAME]);
       if (!asPlatforms) {
-        const names = all.map((d) => d.annotations?.[REF_NAME] ?? d.digest);
+        const names = all.map((d) => (d.annotations?.[REF_NAME] ? `${d.annotations[REF_NAME]}@${d.digest}` : d.digest));
         throw new LayoutError(this.dir, `${path.join(this.dir, "index.json")} holds ${all.length} images (${names.join(", ")}); name one with a tag or digest`);
       }
       return this.descend({ schemaVersion: 2, manifests: all }, sel, [path.join(this.dir, "index.json")]);
     }
-    return this.follow([...uniq.values()][0], sel, [path.join(this.dir, "index.json")]);
+    const only = [...uniq.values()][0];
+    const known = only.platform && { ...only.platform, architecture: only.platform.architecture || (sel.platform?.architecture ?? ""), os: only.platform.os || (sel.platform?.os ?? "") };
+    if (sel.platform && known && !platformMatches(known, sel.platform)) {
+      throw new LayoutError(this.dir, `the image in ${path.join(this.dir, "index.json")} is for ${platformString(only.platform)}, not ${platformString(sel.platform)}`);
+    }
+    return this.follow(only, sel, [path.join(this.dir, "index.json")]);
   }
 
   private async byRefName(entries: Descriptor[], name: string): Promise<Descriptor[]> {
@@ -362,7 +367,9 @@ function platformMatches(have: Platform, want: Partial<Platform>): boolean {
 
 function splitDigest(dir: string, digest: string): [string, string] {
   if (typeof digest !== "string" || !DIGEST_RE.test(digest)) {
-    if (typeof digest === "string" && /^sha512:[a-f0-9]{128}$/.test(digest)) return ["sha512", digest.slice(7)];
+    if (typeof digest === "string" && /^sha512:[a-f0-9]{128}$/.test(digest)) {
+      throw new LayoutError(dir, `blob ${digest} in ${dir} uses sha512, which this lifecycle cannot verify (it reads sha256 blobs only)`);
+    }
     throw new LayoutError(dir, `malformed digest "${digest}" in ${dir}`);
   }
   return ["sha256", digest.slice(7)];
@@ -409,7 +416,14 @@ export function verifiedFileStream(dir: string, file: string, digest: string, si
       }
     },
     pull(controller) {
-      const n = fs.readSync(fd as number, buf, 0, buf.length, null);
+      let n: number;
+      try {
+        n = fs.readSync(fd as number, buf, 0, buf.length, null);
+      } catch (e) {
+        fs.closeSync(fd as number);
+        fd = undefined;
+        throw new LayoutError(dir, `cannot read blob ${digest} at ${file}: ${(e as Error).message}`);
+      }
       if (n === 0) {
         fs.closeSync(fd as number);
         fd = undefined;

@@ -1,13 +1,16 @@
 /**
- * One streaming pass per layer: tar → SHA-256 (diffID) → gzip (fflate, same bytes on every runtime) → SHA-256
- * (digest) → blob file (temporary name, fsync, then the caller renames it). Memory stays flat: one tar chunk and
- * fflate's window at a time.
+ * One streaming pass per layer: tar → SHA-256 (diffID) → gzip → SHA-256 (digest) → blob file (temporary name,
+ * fsync; the caller renames it). The tar is cut into fixed-size blocks that are deflated independently (fflate,
+ * pure JS, so the bytes are the same on Bun, Deno and Node) on worker threads when a pool is given, and joined
+ * into one gzip member in order: the output is identical whatever the parallelism. Memory stays flat: a bounded
+ * number of blocks is in flight.
  */
 import * as fs from "node:fs";
-import { Gzip } from "fflate";
 import { type HashBackend, sha256 } from "../hash/sha256.ts";
+import { crc32 } from "./crc32.ts";
+import { GZIP_HEADER, deflateBlock, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
-import { writeTar } from "./tar-writer.ts";
+import { tarChunks } from "./tar-writer.ts";
 
 /** What one pass produced. */
 export interface LayerDigests {
@@ -21,14 +24,31 @@ export interface LayerDigests {
   tarSize: number;
 }
 
-/** Options of the pass. */
-export interface PipelineOptions {
-  /** gzip level, 0–9 (default 1, as the reference lifecycle). */
-  level?: number;
-  hash?: HashBackend;
+/** Compresses one block; a worker pool or the calling thread. */
+export interface BlockCompressor {
+  /** Deflates `block` (which the compressor may take ownership of). */
+  deflate(block: Uint8Array, final: boolean, level: number): Promise<Uint8Array>;
+  /** How many blocks to keep in flight per layer. */
+  readonly depth: number;
 }
 
-const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+/** Options of the pass. */
+export interface PipelineOptions {
+  /** gzip level, 1–9 (default 1, as the reference lifecycle). */
+  level?: number;
+  hash?: HashBackend;
+  /** The block size in bytes; part of the output format (default 4 MiB). */
+  blockSize?: number;
+}
+
+/** The default block size: large enough for a good ratio, small enough to spread a layer over the cores. */
+export const BLOCK_SIZE = 4 << 20;
+
+/** Deflates on the calling thread. */
+export const inlineCompressor: BlockCompressor = {
+  deflate: (block, final, level) => Promise.resolve(deflateBlock(block, final, level)),
+  depth: 1,
+};
 
 /**
  * Tars, hashes, compresses and hashes again, writing the gzip stream to `outFile` (created exclusively, fsynced).
@@ -36,49 +56,62 @@ const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
  *
  * @example await compressLayer(dirLayerEntries(p, owner), "/oci/app/blobs/sha256/.tmp-x")
  */
-export async function compressLayer(entries: Iterable<TarEntry>, outFile: string | undefined, opts: PipelineOptions = {}): Promise<LayerDigests> {
-  const level = LEVELS[opts.level ?? 1];
-  if (level === undefined) throw new Error(`invalid gzip level ${opts.level}: expected 0 to 9`);
+export async function compressLayer(
+  entries: Iterable<TarEntry>,
+  outFile: string | undefined,
+  opts: PipelineOptions = {},
+  compressor: BlockCompressor = inlineCompressor,
+): Promise<LayerDigests> {
+  const level = opts.level ?? 1;
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`invalid gzip level ${opts.level}: expected 1 to 9`);
   const tarHash = await sha256(opts.hash);
   const gzHash = await sha256(opts.hash);
   const fd = outFile === undefined ? undefined : fs.openSync(outFile, "wx", 0o644);
   let size = 0;
+  const emit = (bytes: Uint8Array) => {
+    gzHash.update(bytes);
+    size += bytes.length;
+    if (fd !== undefined) {
+      let off = 0;
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    }
+  };
   try {
-    const gz = new Gzip({ level, mtime: 0 }, (chunk) => {
-      gzHash.update(chunk);
-      size += chunk.length;
-      if (fd !== undefined) {
-        let off = 0;
-        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-      }
-    });
-    const tarSize = writeTar(entries, (chunk) => {
+    emit(GZIP_HEADER);
+    let crc = 0;
+    let tarSize = 0;
+    const inFlight: Promise<Uint8Array>[] = [];
+    // Look one chunk ahead so the last block is known to be final when it is sent.
+    let held: Uint8Array | undefined;
+    const send = (block: Uint8Array, final: boolean) => inFlight.push(compressor.deflate(block, final, level));
+    for (const chunk of tarChunks(entries, opts.blockSize ?? BLOCK_SIZE)) {
       tarHash.update(chunk);
-      gz.push(chunk);
-    });
-    gz.push(new Uint8Array(0), true);
+      crc = crc32(crc, chunk);
+      tarSize += chunk.length;
+      if (held) send(held, false);
+      held = chunk.slice();
+      while (inFlight.length >= compressor.depth) emit(await (inFlight.shift() as Promise<Uint8Array>));
+    }
+    send(held ?? new Uint8Array(0), true);
+    while (inFlight.length) emit(await (inFlight.shift() as Promise<Uint8Array>));
+    emit(gzipTrailer(crc, tarSize));
     if (fd !== undefined) fs.fsyncSync(fd);
     return { diffID: `sha256:${tarHash.hex()}`, digest: `sha256:${gzHash.hex()}`, size, tarSize };
   } catch (e) {
-    if (fd !== undefined) {
-      fs.closeSync(fd);
-      fs.rmSync(outFile as string, { force: true });
-    }
+    if (fd !== undefined) fs.rmSync(outFile as string, { force: true });
     throw e;
   } finally {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed on the error path
-      }
-    }
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
 /** The diffID of a tar stream alone, without compressing (for reuse checks). */
 export async function tarDiffID(entries: Iterable<TarEntry>, hash?: HashBackend): Promise<{ diffID: string; tarSize: number }> {
   const h = await sha256(hash);
-  const tarSize = writeTar(entries, (c) => h.update(c));
+  let tarSize = 0;
+  for (const c of tarChunks(entries)) {
+    h.update(c);
+    tarSize += c.length;
+  }
   return { diffID: `sha256:${h.hex()}`, tarSize };
 }

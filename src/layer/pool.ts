@@ -1,22 +1,23 @@
 /**
- * Compresses layers in parallel on worker threads (one per core by default). Each worker runs the whole one-pass
- * pipeline for one layer at a time; the output is identical whatever the parallelism.
+ * The layer engine's threads: a pool of workers that deflate blocks (one per core by default). Every layer's pass
+ * runs on the calling thread (tar, hashes, file writes) and sends its blocks here, so both cores compress even a
+ * single large layer, and several layers share the workers. The output is identical whatever the parallelism.
  */
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
-import { type LayerDigests, type PipelineOptions, compressLayer } from "./pipeline.ts";
+import { type BlockCompressor, type LayerDigests, type PipelineOptions, compressLayer, inlineCompressor } from "./pipeline.ts";
 import { type LayerSpec, entriesOf } from "./spec.ts";
 
-/** A job sent to a worker. */
-export interface Job {
+/** A block sent to a worker. */
+export interface BlockJob {
   id: number;
-  spec: LayerSpec;
-  outFile: string | undefined;
-  options: PipelineOptions;
+  block: Uint8Array;
+  final: boolean;
+  level: number;
 }
 
 /** A worker's answer. */
-export type Reply = { id: number; ok: true; result: LayerDigests } | { id: number; ok: false; error: string };
+export type BlockReply = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; error: string };
 
 /** The worker script: beside this module when run from sources, at the bundle's root in a Bun executable. */
 function workerURL(): URL {
@@ -32,25 +33,25 @@ export function defaultParallelism(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
-/** A pool of layer workers; `parallelism` 1 runs everything on the calling thread. */
-export class LayerPool {
+type Waiter = { resolve: (b: Uint8Array) => void; reject: (e: Error) => void };
+
+/** Deflates blocks on worker threads. */
+class WorkerCompressor implements BlockCompressor {
   private workers: Worker[] = [];
   private idle: Worker[] = [];
-  private queue: { job: Job; resolve: (r: LayerDigests) => void; reject: (e: Error) => void }[] = [];
-  private pending = new Map<number, { resolve: (r: LayerDigests) => void; reject: (e: Error) => void; worker: Worker }>();
+  private queue: { job: BlockJob; waiter: Waiter }[] = [];
+  private pending = new Map<number, Waiter & { worker: Worker }>();
   private nextId = 1;
 
-  constructor(readonly parallelism: number = defaultParallelism(), readonly options: PipelineOptions = {}) {}
+  constructor(readonly size: number) {}
 
-  /**
-   * Tars, hashes and compresses one layer into `outFile` (or only computes its digests when undefined).
-   *
-   * @example await pool.run({ kind: "launcher", file: "/cnb/lifecycle/launcher" }, tmp)
-   */
-  run(spec: LayerSpec, outFile: string | undefined): Promise<LayerDigests> {
-    if (this.parallelism <= 1) return compressLayer(entriesOf(spec), outFile, this.options);
+  get depth(): number {
+    return 2 * this.size;
+  }
+
+  deflate(block: Uint8Array, final: boolean, level: number): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, spec, outFile, options: this.options }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, block, final, level }, waiter: { resolve, reject } });
       this.dispatch();
     });
   }
@@ -58,31 +59,32 @@ export class LayerPool {
   private dispatch(): void {
     while (this.queue.length > 0) {
       let w = this.idle.pop();
-      if (!w && this.workers.length < this.parallelism) w = this.spawn();
+      if (!w && this.workers.length < this.size) w = this.spawn();
       if (!w) return;
-      const { job, resolve, reject } = this.queue.shift() as (typeof this.queue)[number];
-      this.pending.set(job.id, { resolve, reject, worker: w });
-      w.postMessage(job);
+      const { job, waiter } = this.queue.shift() as (typeof this.queue)[number];
+      this.pending.set(job.id, { ...waiter, worker: w });
+      const owned = job.block.byteOffset === 0 && job.block.byteLength === job.block.buffer.byteLength;
+      if (owned) w.postMessage(job, [job.block.buffer as ArrayBuffer]);
+      else w.postMessage(job);
     }
   }
 
   private spawn(): Worker {
     const w = new Worker(workerURL());
-    w.on("message", (r: Reply) => {
+    w.on("message", (r: BlockReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
       this.idle.push(w);
-      if (r.ok) p.resolve(r.result);
+      if (r.ok) p.resolve(r.data);
       else p.reject(new Error(r.error));
       this.dispatch();
     });
     w.on("error", (e) => {
       for (const [id, p] of this.pending) {
-        if (p.worker === w) {
-          this.pending.delete(id);
-          p.reject(e instanceof Error ? e : new Error(String(e)));
-        }
+        if (p.worker !== w) continue;
+        this.pending.delete(id);
+        p.reject(e instanceof Error ? e : new Error(String(e)));
       }
       this.workers = this.workers.filter((x) => x !== w);
       this.idle = this.idle.filter((x) => x !== w);
@@ -92,10 +94,34 @@ export class LayerPool {
     return w;
   }
 
-  /** Stops the workers. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const ws = this.workers;
     this.workers = [];
     this.idle = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+/** Runs layer passes; `parallelism` 1 compresses on the calling thread. */
+export class LayerPool {
+  private readonly compressor: BlockCompressor & { close?: () => Promise<void> };
+
+  constructor(readonly parallelism: number = defaultParallelism(), readonly options: PipelineOptions = {}) {
+    this.compressor = parallelism > 1 ? new WorkerCompressor(parallelism) : inlineCompressor;
+  }
+
+  /**
+   * Tars, hashes and compresses one layer into `outFile` (or only computes its digests when undefined). Several
+   * calls may run at once; they share the workers.
+   *
+   * @example await pool.run({ kind: "launcher", file: "/cnb/lifecycle/launcher" }, tmp)
+   */
+  run(spec: LayerSpec, outFile: string | undefined): Promise<LayerDigests> {
+    return compressLayer(entriesOf(spec), outFile, this.options, this.compressor);
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.compressor.close?.();
   }
 }

@@ -175,6 +175,21 @@ function cleanJoin(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
+ * A name or linkname field of a PAX main header, as Go's formatString(toASCII(s)): the first 100 bytes; only when
+ * the ASCII string is longer than 100 and byte 99 is '/', the byte after the cut's last non-'/' is set to NUL
+ * (any further '/' bytes stay).
+ */
+function paxMainField(b: Uint8Array): Uint8Array {
+  const s = toAscii(b);
+  if (s.length <= 100 || s[99] !== 0x2f) return s.subarray(0, 100);
+  const field = s.slice(0, 100);
+  let n = 100;
+  while (n > 0 && field[n - 1] === 0x2f) n--;
+  field[n] = 0;
+  return field;
+}
+
+/**
  * Encodes the header block(s) for one entry: one USTAR block, or a PAX 'x' block with its records and the main
  * header block. The entry's data (padded to 512) follows, written by the caller.
  */
@@ -202,14 +217,7 @@ export function encodeHeader(h: TarHeader): Uint8Array {
   const dataLen = recBytes.reduce((n, r) => n + r.length, 0);
   const xHeader: TarHeader = { name: paxHeaderName(h.name), mode: 0, uid: 0, gid: 0, size: dataLen, mtime: 0, typeflag: TypeFlag.pax };
   const xBlock = ustarBlock(xHeader, xHeader.name, undefined, new Uint8Array(0), false);
-  let mainName = toAscii(h.name).subarray(0, 100);
-  if (mainName.length === 100 && mainName[99] === 0x2f) {
-    let end = 100;
-    while (end > 0 && mainName[end - 1] === 0x2f) end--;
-    mainName = mainName.subarray(0, end);
-  }
-  const mainLink = toAscii(linkname).subarray(0, 100);
-  const main = ustarBlock(h, mainName, undefined, mainLink, true);
+  const main = ustarBlock(h, paxMainField(h.name), undefined, paxMainField(linkname), true);
   const out = new Uint8Array(BLOCK + padded(dataLen) + BLOCK);
   out.set(xBlock, 0);
   let off = BLOCK;

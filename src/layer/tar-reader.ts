@@ -175,7 +175,8 @@ export async function readTar(
     else feed(chunk);
   }
   if (gunzip) gunzip.push(new Uint8Array(0), true);
-  if (state === "data" || state === "meta" || pending.length > 0) throw new TarError("truncated tar: the archive ends inside an entry");
+  const end = state as string;
+  if (end === "data" || end === "meta" || pending.length > 0) throw new TarError("truncated tar: the archive ends inside an entry");
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

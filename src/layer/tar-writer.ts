@@ -24,12 +24,26 @@ export class FileChangedError extends Error {
  * @example writeTar(dirLayerEntries(p, owner), (chunk) => hasher.update(chunk))
  */
 export function writeTar(entries: Iterable<TarEntry>, sink: (chunk: Uint8Array) => void, chunkSize = CHUNK_SIZE): number {
+  let total = 0;
+  for (const chunk of tarChunks(entries, chunkSize)) {
+    sink(chunk);
+    total += chunk.length;
+  }
+  return total;
+}
+
+/**
+ * The tar of `entries` as chunks of exactly `chunkSize` bytes (the last one shorter). Each chunk is a view of one
+ * buffer that is overwritten when the next chunk is asked for: consume or copy it first.
+ */
+export function* tarChunks(entries: Iterable<TarEntry>, chunkSize = CHUNK_SIZE): Generator<Uint8Array> {
   const buf = new Uint8Array(chunkSize);
   let fill = 0;
-  let total = 0;
+  const ready: Uint8Array[] = [];
+  // Headers and padding that cross the end of the buffer are rare: copy those chunks, since writing continues
+  // into the buffer before they are yielded. File data (the bulk) is yielded as a view, without a copy.
   const flush = () => {
-    if (fill > 0) sink(buf.subarray(0, fill));
-    total += fill;
+    if (fill > 0) ready.push(buf.slice(0, fill));
     fill = 0;
   };
   const put = (bytes: Uint8Array) => {
@@ -53,6 +67,7 @@ export function writeTar(entries: Iterable<TarEntry>, sink: (chunk: Uint8Array) 
   };
   for (const e of entries) {
     put(encodeHeader(e.header));
+    while (ready.length) yield ready.shift() as Uint8Array;
     if (!e.source) continue;
     const size = e.header.size;
     const fd = fs.openSync(e.source, "r");
@@ -63,14 +78,18 @@ export function writeTar(entries: Iterable<TarEntry>, sink: (chunk: Uint8Array) 
         if (n === 0) throw new FileChangedError(e.source, size, size - left);
         fill += n;
         left -= n;
-        if (fill === buf.length) flush();
+        if (fill === buf.length) {
+          yield buf.subarray(0, fill);
+          fill = 0;
+        }
       }
     } finally {
       fs.closeSync(fd);
     }
     zeros(padded(size) - size);
+    while (ready.length) yield ready.shift() as Uint8Array;
   }
   put(END_OF_ARCHIVE);
-  flush();
-  return total;
+  while (ready.length) yield ready.shift() as Uint8Array;
+  if (fill > 0) yield buf.subarray(0, fill);
 }

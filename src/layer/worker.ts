@@ -1,18 +1,20 @@
-/** Worker thread entry: runs one layer's pass (pipeline.ts) per message and replies with its digests or error. */
+/** Worker thread entry: deflates one block per message (deflate-block.ts) and replies with the bytes. */
 import { parentPort } from "node:worker_threads";
-import { compressLayer } from "./pipeline.ts";
-import type { Job, Reply } from "./pool.ts";
-import { entriesOf } from "./spec.ts";
+import { deflateBlock } from "./deflate-block.ts";
+import type { BlockJob, BlockReply } from "./pool.ts";
 
 const port = parentPort;
 if (port) {
-  port.on("message", async (job: Job) => {
-    let reply: Reply;
+  port.on("message", (job: BlockJob) => {
+    let reply: BlockReply;
     try {
-      reply = { id: job.id, ok: true, result: await compressLayer(entriesOf(job.spec), job.outFile, job.options) };
+      const out = deflateBlock(job.block, job.final, job.level);
+      const copy = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
+      reply = { id: job.id, ok: true, data: copy };
+      port.postMessage(reply, [copy.buffer as ArrayBuffer]);
     } catch (e) {
       reply = { id: job.id, ok: false, error: (e as Error).message ?? String(e) };
+      port.postMessage(reply);
     }
-    port.postMessage(reply);
   });
 }
