@@ -6,7 +6,7 @@
  *  - against a hard-coded diffID. Unless a comment says otherwise, each one was produced by Go 1.19 archive/tar via
  *    test/oracle/lifecycle-tar.go (a small Go program that writes the layer the way the reference lifecycle does);
  *  - byte for byte against that Go oracle, built and run here when `go` is on PATH or at /usr/lib/go-* /bin/go
- *    (without Go, only the hard-coded values are checked).
+ *    (without Go, only the hard-coded values are checked; TAR_ORACLE_GO=none simulates that, TAR_ORACLE_GO=<go> picks one).
  * The temp directory differs per run, so the names in the image are fixed through Placement.image; the image parents
  * (for "/layers/bp/layer": "/layers" and "/layers/bp") are stat'ed at <case>/layers and <case>/layers/bp, which the
  * test creates, chowns and chmods itself. chown needs root: without it those cases are skipped with a message.
@@ -45,7 +45,10 @@ function rootTest(name: string, fn: () => Promise<void> | void, timeout?: number
 // The Go oracle
 // ---------------------------------------------------------------------------------------------------------------
 
+/** `go` on PATH, else the newest /usr/lib/go-*\/bin/go; TAR_ORACLE_GO=<path> picks one, TAR_ORACLE_GO=none disables it. */
 function findGo(): string | undefined {
+  const forced = process.env.TAR_ORACLE_GO;
+  if (forced) return forced === "none" ? undefined : forced;
   const onPath = Bun.which("go");
   if (onPath) return onPath;
   let dirs: string[] = [];
@@ -142,7 +145,7 @@ async function checkLayer(spec: LayerSpec, expected: string, expectedSize?: numb
     }
     expect(go.line).toBe(`${diffID} ${ours.length}`);
   }
-  if (expected.startsWith("sha256:TBD")) console.log(`FILL ${expected} ${diffID}`); else expect(diffID).toBe(expected);
+  expect(diffID).toBe(expected);
   if (expectedSize !== undefined) expect(ours.length).toBe(expectedSize);
   return ours;
 }
@@ -334,7 +337,7 @@ describe("dir layer", () => {
     const p = layerAt(root, "/layers/bp/layer", { uid: 0, gid: 0 }, 0o750);
     fs.chownSync(path.dirname(p.disk), 1001, 1002);
     new Tree(p.disk, 0o700).dir("sub", 0o711).file("sub/f", "x", 0o600).finish({ uid: 4321, gid: 4321 });
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD1");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:ffe1db31be8b2e034d165f7c19f165f463084a97a0cf6ee6b10d6bb9e21bcbad");
     expect(parseTar(tar).map((e) => [e.name, e.mode.toString(8), e.uid, e.gid])).toEqual([
       ["/layers", "750", 0, 0],
       ["/layers/bp", "750", 1001, 1002],
@@ -359,7 +362,7 @@ describe("dir layer", () => {
       .symlink("dirlink", "dir")
       .symlink("dir/back", "..")
       .finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD2");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:7dfac454e4128a6cbf8a82f3cbf2e3c5e0674e46903dc0694718803aa87d3dd5");
     const links = parseTar(tar)
       .filter((e) => e.type === "2")
       .map((e) => [e.name.slice("/layers/bp/layer/".length), e.linkname, e.mode.toString(8), e.size]);
@@ -390,7 +393,7 @@ describe("dir layer", () => {
       .symlink("slashes", slashes)
       .symlink("unicode", "ünï/日本")
       .finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD3");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:cfbac95d27d29fc11ed466f222cd13b374a29d6b93015278dde672e89f217a04");
     const byName = Object.fromEntries(parseTar(tar).map((e) => [e.name.split("/").pop() as string, e]));
     expect(byName.t100.pax).toBeUndefined();
     expect(byName.t100.linkname).toBe(t100);
@@ -407,7 +410,7 @@ describe("dir layer", () => {
     const root = caseRoot("hardlinks");
     const p = layerAt(root, "/layers/bp/layer", BP);
     new Tree(p.disk).file("hl1", "hi").hardlink("hl2", "hl1").dir("sub").hardlink("sub/hl3", "hl1").finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD4");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:5efcfdda2fce0ee046e7426890a9d3d2d1e84a7c83c3948006896fd3898a10cb");
     const entries = parseTar(tar);
     expect(entries.some((e) => e.type === "1")).toBe(false);
     expect(entries.filter((e) => e.type === "0").map((e) => [e.name, e.size])).toEqual([
@@ -447,7 +450,7 @@ describe("dir layer", () => {
       .dir(`${d1}/${d2}/${"m".repeat(200)}`) // a 419-byte directory: PAX, main header name cut to 100
       .file(`${d1}/${d2}/${"m".repeat(200)}/z`, "421\n")
       .finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD5");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:55821225dd1308e56b03f7aaff22361a214b030a05e26ada3e641b36d9e816d7");
     const entries = parseTar(tar);
     const find = (rel: string) => {
       const e = entries.find((x) => x.name === base + rel);
@@ -499,7 +502,7 @@ describe("dir layer", () => {
       .dir(`${x81}/ü`)
       .file(`${x81}/ü/abc`, "toASCII has '//' at bytes 98 and 99\n")
       .finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD6x");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:faed53f3ea31048607a15c19afbd4a371051461e676a0bafbf08a1f6654612f3");
     const entries = parseTar(tar);
     const e = (rel: string) => entries.find((x) => x.name === base + rel) as Parsed;
     expect(e("ünï.txt").pax).toEqual({ path: `${base}ünï.txt` });
@@ -516,13 +519,13 @@ describe("dir layer", () => {
     const root = caseRoot("empty");
     const p = layerAt(root, "/layers/bp/layer", BP);
     new Tree(p.disk).dir("empty").dir("full").file("full/f", "f\n").finish(BP);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD7");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:42547c3f64e4392ffd1601b636b99e721b3a5427f8e33d499bf59709aacf7912");
     expect(parseTar(tar).map((e) => e.name)).toEqual(["/layers", "/layers/bp", "/layers/bp/layer", "/layers/bp/layer/empty", "/layers/bp/layer/full", "/layers/bp/layer/full/f"]);
 
     const root2 = caseRoot("empty-layer");
     const p2 = layerAt(root2, "/layers/bp/layer", BP);
     new Tree(p2.disk).finish(BP);
-    const tar2 = await checkLayer({ kind: "dir", placement: p2, owner: BP }, "sha256:TBD8", 3 * 512 + 1024);
+    const tar2 = await checkLayer({ kind: "dir", placement: p2, owner: BP }, "sha256:256fabf9c6ac8aba55107e462437bcf8178071828e38c2622f26e07fbaf882cc", 3 * 512 + 1024);
     expect(parseTar(tar2).map((e) => e.name)).toEqual(["/layers", "/layers/bp", "/layers/bp/layer"]);
   });
 
@@ -539,7 +542,7 @@ describe("dir layer", () => {
       .dir("sticky", 0o1777)
       .finish(BP);
     expect(fs.statSync(path.join(p.disk, "suid")).mode & 0o7777).toBe(0o4755);
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD9");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:d5afa3a5e1db681822d5d64bea60b9a66f8da834bdae53f9099566e6fcc5da2e");
     expect(parseTar(tar).map((e) => [e.name.split("/").pop(), e.type, e.mode.toString(8)])).toEqual([
       ["layers", "5", "755"],
       ["bp", "5", "755"],
@@ -560,13 +563,16 @@ describe("dir layer", () => {
     new Tree(p.disk).fifo("pipe", 0o640).file("regular", "r\n").finish(BP);
     const sockPath = path.join(p.disk, "sock");
     const server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(sockPath, () => resolve());
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once("error", (e) => {
+        console.log(`no socket in the FIFO case (${e.message}): the skip of sockets is not exercised`);
+        resolve(false);
+      });
+      server.listen(sockPath, () => resolve(true));
     });
     try {
-      expect(fs.lstatSync(sockPath).isSocket()).toBe(true);
-      const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD10");
+      if (listening) expect(fs.lstatSync(sockPath).isSocket()).toBe(true);
+      const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:1df1bc062c5cccbc31cfdfeb1fc6b8ed85349712f78ee6fafde5b480282e21e1");
       expect(parseTar(tar).map((e) => [e.name, e.type, e.mode.toString(8), e.size])).toEqual([
         ["/layers", "5", "755", 0],
         ["/layers/bp", "5", "755", 0],
@@ -575,7 +581,7 @@ describe("dir layer", () => {
         ["/layers/bp/layer/regular", "0", "644", 2],
       ]);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
@@ -586,7 +592,7 @@ describe("dir layer", () => {
     fs.chownSync(path.dirname(p.disk), 3000000, 1000);
     new Tree(p.disk).file("f", "big\n").finish(BP);
     const owner = { uid: 3000000, gid: 3000001 };
-    const tar = await checkLayer({ kind: "dir", placement: p, owner }, "sha256:TBD11");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner }, "sha256:5b4d3b985fa311899bd3f67eb313508ffe399f75c1e45bce976165ac0155be74");
     const entries = parseTar(tar);
     expect(entries.map((e) => [e.name, e.uid, e.gid, e.pax])).toEqual([
       ["/layers", 2097151, 2097152, { gid: "2097152" }],
@@ -607,7 +613,6 @@ describe("dir layer", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("order", () => {
-  const names = ["a", "a-b", "a/b", "a/b/c", "Z", "_", "é", "\uFFFD", "😀", "a.txt"];
   function build(root: string, image: string): Placement {
     const p = layerAt(root, image, BP);
     const t = new Tree(p.disk).dir("a").dir("a/b").file("a/b/c", "c").file("a-b", "ab").file("Z", "Z").file("_", "_");
@@ -623,15 +628,14 @@ describe("order", () => {
   rootTest("dir layer: pre-order walk, children in byte order ('a' and its subtree before 'a-b')", async () => {
     // Expected value: Go 1.19 archive/tar via test/oracle/lifecycle-tar.go.
     const p = build(caseRoot("order-dir"), "/layers/bp/layer");
-    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:TBD12");
+    const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:0b04d196217f146def9c7f36ab7eb11c333699befa0d595cbdaa16b1a581da16");
     expect(rel(tar, p.image)).toEqual(["Z", "_", "a", "a/b", "a/b/c", "a-b", "a.txt", "é", "\uFFFD", "😀"]);
-    expect(names.length).toBe(10);
   });
 
   rootTest("app layer: sorted by full path bytes ('a-b' and 'a.txt' before 'a/b')", async () => {
     // Expected value: Go 1.19 archive/tar via test/oracle/lifecycle-tar.go.
     const p = build(caseRoot("order-app"), "/layers/bp/layer");
-    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:TBD13");
+    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:1863f424a6bc5b7001e189443eda56eb4d0fe90eee3598aa2867d95f7fb13257");
     expect(rel(tar, p.image)).toEqual(["Z", "_", "a", "a-b", "a.txt", "a/b", "a/b/c", "é", "\uFFFD", "😀"]);
     // JS's UTF-16 order would put the emoji (a surrogate pair, 0xD83D) before U+FFFD; UTF-8 byte order does not.
     expect(["\uFFFD", "😀"].sort()).toEqual(["😀", "\uFFFD"]);
@@ -664,7 +668,7 @@ describe("app layer", () => {
     const t = new Tree(p.disk);
     buildApp(t);
     t.finish({ uid: 0, gid: 0 });
-    const tar = await checkLayer({ kind: "app", placement: p, owner: { uid: 1000, gid: 1001 } }, "sha256:TBD14");
+    const tar = await checkLayer({ kind: "app", placement: p, owner: { uid: 1000, gid: 1001 } }, "sha256:ed89d21acba3528787fc2424d87743624bc4bb1c79f50fbc6007d4546369a3a6");
     const entries = parseTar(tar);
     expect(entries.map((e) => e.name)).toEqual([
       "/workspace",
@@ -690,7 +694,7 @@ describe("app layer", () => {
     const t = new Tree(p.disk, 0o775);
     buildApp(t);
     t.finish(BP);
-    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:TBD15");
+    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:881c6c44826a9188e1986364cdee705349060a139b4ad3b55cb42ac4581bff38");
     expect(parseTar(tar).slice(0, 2).map((e) => [e.name, e.uid, e.gid, e.mode.toString(8)])).toEqual([
       ["/app", 42, 43, "775"],
       ["/app/src", 1234, 1000, "775"],
@@ -702,7 +706,7 @@ describe("app layer", () => {
     const root = caseRoot("app-empty");
     const p = layerAt(root, "/workspace", BP);
     new Tree(p.disk).finish(BP);
-    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:TBD16", 512 + 1024);
+    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:5e4bcefaab18346a871207acdb75daa51cea43e50fdd4f2b60715c78595aa0dd", 512 + 1024);
     expect(parseTar(tar).map((e) => [e.name, e.type, e.uid, e.gid])).toEqual([["/workspace", "5", 1234, 1000]]);
   });
 });
@@ -720,7 +724,7 @@ describe("launcher and process-types layers", () => {
     const file = path.join(root, "my-launcher");
     fs.writeFileSync(file, LAUNCHER_CONTENT);
     fs.chmodSync(file, 0o4700); // any mode: forced to 0755
-    const tar = await checkLayer({ kind: "launcher", file }, "sha256:TBD17");
+    const tar = await checkLayer({ kind: "launcher", file }, "sha256:b8a1a900859a17fce918dd723e651475cc376ed685b3acaba2eddd21fdca84ff");
     expect(parseTar(tar).map((e) => [e.name, e.type, e.mode.toString(8), e.uid, e.gid, e.size])).toEqual([
       ["/cnb", "5", "755", 0, 0, 0],
       ["/cnb/lifecycle", "5", "755", 0, 0, 0],
@@ -729,12 +733,12 @@ describe("launcher and process-types layers", () => {
     // Through a symlink (stat follows it): the same layer.
     const link = path.join(root, "launcher-link");
     fs.symlinkSync(file, link);
-    await checkLayer({ kind: "launcher", file: link }, "sha256:TBD18");
+    await checkLayer({ kind: "launcher", file: link }, "sha256:b8a1a900859a17fce918dd723e651475cc376ed685b3acaba2eddd21fdca84ff");
   });
 
   test("the process-types layer: web and worker symlinks to the launcher, mode 0755", async () => {
     // Expected value: Go 1.19 archive/tar via test/oracle/lifecycle-tar.go.
-    const tar = await checkLayer({ kind: "process-types", types: ["web", "worker"] }, "sha256:TBD19", 4 * 512 + 1024);
+    const tar = await checkLayer({ kind: "process-types", types: ["web", "worker"] }, "sha256:c32b6c6d08c5d84a980a518d1dd9093c22b9e003f2b6b468f12fe1e7cd918b3f", 4 * 512 + 1024);
     expect(parseTar(tar).map((e) => [e.name, e.type, e.mode.toString(8), e.uid, e.gid, e.linkname])).toEqual([
       ["/cnb", "5", "755", 0, 0, ""],
       ["/cnb/process", "5", "755", 0, 0, ""],
@@ -742,7 +746,7 @@ describe("launcher and process-types layers", () => {
       ["/cnb/process/worker", "2", "755", 0, 0, "/cnb/lifecycle/launcher"],
     ]);
     // Metadata order, not sorted and not de-duplicated. Expected value: Go 1.19 via the oracle.
-    await checkLayer({ kind: "process-types", types: ["worker", "web", "worker"] }, "sha256:TBD20");
+    await checkLayer({ kind: "process-types", types: ["worker", "web", "worker"] }, "sha256:d607598b4cd4056f26eb0e156fad84a98900698a394cd7959875bb2bff9b2a61");
   });
 
   test("an invalid process type throws (and the oracle refuses it too)", () => {
@@ -781,7 +785,7 @@ describe("readability", () => {
       .hardlink("hl2", "hl1")
       .finish(BP);
     const owner = { uid: 3000000, gid: 1000 };
-    const ours = await checkLayer({ kind: "dir", placement: p, owner }, "sha256:TBD21");
+    const ours = await checkLayer({ kind: "dir", placement: p, owner }, "sha256:991f070546c0279ae9dd16039bc41818890cb1392fd41ba2996420c5c71053f4");
     const file = path.join(root, "complex.tar");
     fs.writeFileSync(file, ours);
     const env = { ...process.env, LC_ALL: "C.UTF-8" };
@@ -840,7 +844,7 @@ describe("pipeline", () => {
       const tar = gunzipSync(gz);
       expect(tar.length).toBe(r.tarSize);
       expect(sha(tar)).toBe(r.diffID);
-      expect(tar).toEqual(ourTar(spec, 1 << 20));
+      expect(Buffer.compare(tar, ourTar(spec, 1 << 20))).toBe(0);
       // System gzip agrees.
       const sys = Bun.spawnSync(["gzip", "-dc", out], { stdout: "pipe" });
       if (sys.exitCode === 0) expect(sha(new Uint8Array(sys.stdout))).toBe(r.diffID);

@@ -178,9 +178,12 @@ export class Layout {
       return this.descend({ schemaVersion: 2, manifests: all }, sel, [path.join(this.dir, "index.json")]);
     }
     const only = [...uniq.values()][0];
-    const known = only.platform && { ...only.platform, architecture: only.platform.architecture || (sel.platform?.architecture ?? ""), os: only.platform.os || (sel.platform?.os ?? "") };
-    if (sel.platform && known && !platformMatches(known, sel.platform)) {
-      throw new LayoutError(this.dir, `the image in ${path.join(this.dir, "index.json")} is for ${platformString(only.platform)}, not ${platformString(sel.platform)}`);
+    // An explicit platform must fit the only image; empty fields of its platform count as unknown.
+    if (sel.platform && only.platform) {
+      const known = { ...only.platform, architecture: only.platform.architecture || (sel.platform.architecture ?? ""), os: only.platform.os || (sel.platform.os ?? "") };
+      if (!platformMatches(known, sel.platform)) {
+        throw new LayoutError(this.dir, `the image in ${path.join(this.dir, "index.json")} is for ${platformString(only.platform)}, not ${platformString(sel.platform)}`);
+      }
     }
     return this.follow(only, sel, [path.join(this.dir, "index.json")]);
   }

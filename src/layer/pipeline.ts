@@ -37,12 +37,12 @@ export interface PipelineOptions {
   /** gzip level, 1–9 (default 1, as the reference lifecycle). */
   level?: number;
   hash?: HashBackend;
-  /** The block size in bytes; part of the output format (default 4 MiB). */
+  /** The block size in bytes; part of the output format (default 1 MiB). */
   blockSize?: number;
 }
 
 /** The default block size: large enough for a good ratio, small enough to spread a layer over the cores. */
-export const BLOCK_SIZE = 4 << 20;
+export const BLOCK_SIZE = 1 << 20;
 
 /** Deflates on the calling thread. */
 export const inlineCompressor: BlockCompressor = {
