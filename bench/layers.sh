@@ -2,6 +2,7 @@
 # Layer engine benchmark: the same generated data, the same machine, one run, three ways:
 #   ours    bun bench/engine.ts (tar -> sha256 -> gzip -1 (fflate) -> sha256 -> blob, layers on 2 worker threads)
 #   shell   tar --sort=name | tee >(sha256sum) | gzip -1 | sha256sum, one layer after another
+#   two-pass  the reference lifecycle's way: tar to a file with sha256, then gzip -1 and sha256 in a second pass
 #   umoci   umoci insert of each directory into a layout
 # Usage: bench/layers.sh [quick|full]     (data is generated under bench/data/<scale>, output under bench/out/)
 set -euo pipefail
@@ -31,6 +32,17 @@ shell_layers() {
 }
 export -f shell_layers
 
+# The reference lifecycle's way: tar to a file (hashing it as it is written), then read it again to gzip and hash.
+twopass_layers() {
+  for d in $(ls "$1"); do
+    tar --sort=name --owner=1000 --group=1000 --numeric-owner --mtime='1980-01-01 00:00:01Z' -C "$1" -cf - "$d" \
+      | tee "$2/twopass-$d.tar" | sha256sum > "$2/twopass-$d.diffid"
+    gzip -1 < "$2/twopass-$d.tar" | tee "$2/twopass-$d.tar.gz" | sha256sum > "$2/twopass-$d.digest"
+    rm "$2/twopass-$d.tar"
+  done
+}
+export -f twopass_layers
+
 umoci_layers() {
   umoci init --layout "$2/umoci" && umoci new --image "$2/umoci:bench"
   for d in $(ls "$1"); do umoci insert --image "$2/umoci:bench" "$1/$d" "/layers/bench/$d"; done
@@ -41,6 +53,7 @@ rows=()
 rows+=("$(measure ours bun bench/engine.ts "$data" "$out/ours" 2)")
 rows+=("$(measure ours-1thread bun bench/engine.ts "$data" "$out/ours1" 1)")
 rows+=("$(measure shell bash -c 'shell_layers "$0" "$1"' "$data" "$out")")
+rows+=("$(measure two-pass bash -c 'twopass_layers "$0" "$1"' "$data" "$out")")
 rows+=("$(measure umoci bash -c 'umoci_layers "$0" "$1"' "$data" "$out")")
 
 echo
@@ -55,6 +68,7 @@ for r in "${rows[@]}"; do
     ours) outb=$(du -sb "$out/ours/blobs" | cut -f1) ;;
     ours-1thread) outb=$(du -sb "$out/ours1/blobs" | cut -f1) ;;
     shell) outb=$(cat "$out"/shell-*.tar.gz | wc -c) ;;
+    two-pass) outb=$(cat "$out"/twopass-*.tar.gz | wc -c) ;;
     umoci) outb=$(du -sb "$out/umoci/blobs" | cut -f1) ;;
   esac
   awk -v n="$1" -v w="$2" -v u="$3" -v s="$4" -v m="$5" -v b="$bytes" -v o="$outb" -v ow="$ours_wall" \
