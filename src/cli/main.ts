@@ -8,10 +8,13 @@ import { ExitCode, PhaseError } from "./exit.ts";
 import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
 import { Logger, type Sink } from "./log.ts";
 import { inspectCommand } from "./inspect.ts";
+import { analyzerCommand } from "../phase/analyzer.ts";
+import { exporterCommand } from "../phase/exporter.ts";
+import { restorerCommand } from "../phase/restorer.ts";
 import { VERSION } from "../version.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
-export const COMMANDS: Command[] = [inspectCommand];
+export const COMMANDS: Command[] = [analyzerCommand, restorerCommand, exporterCommand, inspectCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {

@@ -39,6 +39,8 @@ export interface PipelineOptions {
   hash?: HashBackend;
   /** The block size in bytes; part of the output format (default 1 MiB). */
   blockSize?: number;
+  /** Called after each block with the tar bytes done so far (for progress on a terminal). */
+  onProgress?: (tarBytes: number) => void;
 }
 
 /** The default block size: large enough for a good ratio, small enough to spread a layer over the cores. */
@@ -90,6 +92,7 @@ export async function compressLayer(
       tarSize += chunk.length;
       if (held) send(held, false);
       held = chunk.slice();
+      opts.onProgress?.(tarSize);
       while (inFlight.length >= compressor.depth) emit(await (inFlight.shift() as Promise<Uint8Array>));
     }
     send(held ?? new Uint8Array(0), true);

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import { type BlockCompressor, type LayerDigests, type PipelineOptions, compressLayer, inlineCompressor } from "./pipeline.ts";
 import { type LayerSpec, entriesOf } from "./spec.ts";
+import type { TarEntry } from "./tar-entries.ts";
 
 /** A block sent to a worker. */
 export interface BlockJob {
@@ -117,7 +118,12 @@ export class LayerPool {
    * @example await pool.run({ kind: "launcher", file: "/cnb/lifecycle/launcher" }, tmp)
    */
   run(spec: LayerSpec, outFile: string | undefined): Promise<LayerDigests> {
-    return compressLayer(entriesOf(spec), outFile, this.options, this.compressor);
+    return this.runEntries(entriesOf(spec), outFile);
+  }
+
+  /** Like `run`, for entries built by the caller; `onProgress` sees the tar bytes done so far. */
+  runEntries(entries: Iterable<TarEntry>, outFile: string | undefined, onProgress?: (tarBytes: number) => void): Promise<LayerDigests> {
+    return compressLayer(entries, outFile, { ...this.options, onProgress }, this.compressor);
   }
 
   /** Stops the workers. */

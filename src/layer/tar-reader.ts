@@ -206,8 +206,10 @@ export async function extractTar(chunks: AsyncIterable<Uint8Array> | Iterable<Ui
   const stats: ExtractStats = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const newDirs: [string, number][] = [];
   await readTar(chunks, (h) => {
-    const target = mapEntry(h.name, roots);
     if (h.typeflag === "g") return;
+    // Layer tars carry their parent directories (`/layers`, `/layers/bp`): those above a root already exist.
+    if (h.typeflag === "5" && isAncestorOfRoot(h.name, roots)) return;
+    const target = mapEntry(h.name, roots);
     switch (h.typeflag) {
       case "5": {
         if (!fs.existsSync(target)) {
@@ -246,6 +248,15 @@ export async function extractTar(chunks: AsyncIterable<Uint8Array> | Iterable<Ui
   });
   for (const [dir, mode] of newDirs.reverse()) fs.chmodSync(dir, mode);
   return stats;
+}
+
+function isAncestorOfRoot(name: string, roots: Placement[]): boolean {
+  const clean = "/" + name.split("/").filter((p) => p !== "" && p !== ".").join("/");
+  if (clean.split("/").includes("..")) return false;
+  return roots.some((r) => {
+    const img = r.image.replace(/\/+$/, "");
+    return clean !== img && (img + "/").startsWith(clean === "/" ? "/" : clean + "/");
+  });
 }
 
 /** Maps an entry name to its disk path inside one of the roots, refusing anything that would escape. */

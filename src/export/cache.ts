@@ -1,0 +1,107 @@
+/**
+ * The volume cache (`-cache-dir`), in the reference lifecycle's layout: `committed/<diffID>.tar` (uncompressed
+ * layer tars, the file name literally `sha256:<hex>.tar`) and `committed/io.buildpacks.lifecycle.cache.metadata`
+ * (JSON). Writes go to `staging/`; a commit swaps `staging` in for `committed` with renames, so a crash leaves
+ * the old cache whole.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { sha256 } from "../hash/sha256.ts";
+import { commitTemp, fsyncDir, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
+import type { TarEntry } from "../layer/tar-entries.ts";
+import { tarChunks } from "../layer/tar-writer.ts";
+import type { BuildpackLayersMetadata } from "../platform/files.ts";
+
+/** The cache metadata file's name. */
+export const CACHE_METADATA = "io.buildpacks.lifecycle.cache.metadata";
+
+/** The cache metadata (the same shape as the lifecycle label's buildpacks part). */
+export interface CacheMetadata {
+  sbom?: { sha: string };
+  buildpacks: BuildpackLayersMetadata[];
+}
+
+/** A cache directory. */
+export class VolumeCache {
+  readonly committed: string;
+  readonly staging: string;
+
+  constructor(readonly dir: string) {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`the cache directory ${dir} does not exist`);
+    this.committed = path.join(dir, "committed");
+    this.staging = path.join(dir, "staging");
+  }
+
+  /** The committed metadata; empty when missing or unreadable (as the reference treats it). */
+  metadata(): CacheMetadata {
+    try {
+      const m = JSON.parse(fs.readFileSync(path.join(this.committed, CACHE_METADATA), "utf8")) as CacheMetadata;
+      return { ...m, buildpacks: Array.isArray(m.buildpacks) ? m.buildpacks : [] };
+    } catch {
+      return { buildpacks: [] };
+    }
+  }
+
+  /** The committed tar of a layer, if there is one. */
+  committedTar(diffID: string): string | undefined {
+    const p = path.join(this.committed, `${diffID}.tar`);
+    return fs.existsSync(p) ? p : undefined;
+  }
+
+  /** Clears and recreates `staging/`. */
+  startStaging(): void {
+    fs.rmSync(this.staging, { recursive: true, force: true });
+    fs.mkdirSync(this.staging, { recursive: true });
+  }
+
+  /** Reuses a committed layer in staging (hardlink); false when it is not there. */
+  reuse(diffID: string): boolean {
+    const src = this.committedTar(diffID);
+    if (!src) return false;
+    const dest = path.join(this.staging, `${diffID}.tar`);
+    if (!fs.existsSync(dest)) fs.linkSync(src, dest);
+    return true;
+  }
+
+  /** Writes a layer's tar into staging and returns its diffID. */
+  async add(entries: Iterable<TarEntry>): Promise<string> {
+    const tmp = tempPathFor(path.join(this.staging, "layer.tar"));
+    const fd = fs.openSync(tmp, "wx", 0o644);
+    const h = await sha256();
+    try {
+      for (const c of tarChunks(entries)) {
+        h.update(c);
+        let off = 0;
+        while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
+      }
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    fs.closeSync(fd);
+    const diffID = `sha256:${h.hex()}`;
+    const dest = path.join(this.staging, `${diffID}.tar`);
+    if (fs.existsSync(dest)) fs.rmSync(tmp);
+    else commitTemp(tmp, dest);
+    return diffID;
+  }
+
+  /** Writes the metadata to staging and swaps staging in for committed. */
+  commit(meta: CacheMetadata): void {
+    writeFileAtomic(path.join(this.staging, CACHE_METADATA), JSON.stringify(meta));
+    const backup = path.join(this.dir, "committed-backup");
+    fs.rmSync(backup, { recursive: true, force: true });
+    const had = fs.existsSync(this.committed);
+    if (had) fs.renameSync(this.committed, backup);
+    try {
+      fs.renameSync(this.staging, this.committed);
+    } catch (e) {
+      if (had) fs.renameSync(backup, this.committed);
+      throw e;
+    }
+    fsyncDir(this.dir);
+    fs.rmSync(backup, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The launcher layer is the same in every image built with the same launcher binary: compress it once and keep
+ * the blob in a cache directory (`<cache-dir>/launcher/`, else a per-user directory under the system temp dir),
+ * keyed by the binary's identity (path, size, mtime, inode) and this lifecycle's version.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { commitTemp, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
+import type { LayerPool } from "../layer/pool.ts";
+import { launcherLayerEntries } from "../layer/tar-entries.ts";
+import { VERSION } from "../version.ts";
+
+/** A compressed launcher layer and the file holding its blob. */
+export interface LauncherLayer {
+  diffID: string;
+  digest: string;
+  size: number;
+  blob: string;
+}
+
+/** Where cached launcher layers are kept. */
+export function launcherCacheDir(cacheDir: string | undefined): string {
+  if (cacheDir) return path.join(cacheDir, "launcher");
+  const uid = typeof process.getuid === "function" ? process.getuid() : "user";
+  return path.join(os.tmpdir(), `cnb-lifecycle-launcher-${uid}`);
+}
+
+/**
+ * The launcher layer for `launcherPath`, from the cache when the same binary was compressed before.
+ *
+ * @example const l = await launcherLayer("/cnb/lifecycle/launcher", undefined, pool)
+ */
+export async function launcherLayer(launcherPath: string, cacheDir: string | undefined, pool: LayerPool): Promise<LauncherLayer> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(launcherPath);
+  } catch {
+    throw new Error(`the launcher ${launcherPath} does not exist (set -launcher)`);
+  }
+  const real = fs.realpathSync(launcherPath);
+  const key = createHash("sha256").update(`${VERSION}\0${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${st.dev}`).digest("hex").slice(0, 32);
+  const dir = launcherCacheDir(cacheDir);
+  const meta = path.join(dir, `${key}.json`);
+  const blob = path.join(dir, `${key}.tar.gz`);
+  try {
+    const m = JSON.parse(fs.readFileSync(meta, "utf8")) as Omit<LauncherLayer, "blob">;
+    if (fs.statSync(blob).size === m.size) return { ...m, blob };
+  } catch {
+    // not cached yet, or damaged: compress again
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = tempPathFor(blob);
+  try {
+    const r = await pool.runEntries(launcherLayerEntries(launcherPath), tmp);
+    commitTemp(tmp, blob);
+    const m = { diffID: r.diffID, digest: r.digest, size: r.size };
+    writeFileAtomic(meta, JSON.stringify(m));
+    return { ...m, blob };
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}

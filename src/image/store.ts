@@ -1,0 +1,174 @@
+/**
+ * Where the phases find and write images, behind one interface. The layout store (DESIGN §3–§5) is the first
+ * implementation; a registry or daemon store would implement the same two interfaces, and no phase would change.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Image, ImageLayer } from "./image.ts";
+import { Layout, LayoutError } from "./layout.ts";
+import { type LinkPolicy, type LinkResult, LayoutWriter } from "./layout-write.ts";
+import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutImage } from "./locate.ts";
+import type { Descriptor } from "./types.ts";
+
+/** Finds images by reference and opens sinks for new ones. */
+export interface ImageStore {
+  /** A description for messages (`OCI layouts under /oci`). */
+  readonly description: string;
+  /** The image named `ref`, or undefined when there is none. Errors inside an existing image propagate. */
+  find(ref: string): Promise<Image | undefined>;
+  /** Where the RFC's rule looks for `ref` (for "could not be found at path" messages). */
+  whereIs(ref: string): string;
+  /** Reopens an image by the identifier an earlier phase recorded (`Image.identifier`). */
+  open(identifier: string): Promise<Image>;
+  /** A sink that writes the image `ref` (and, with `save`, its further tags). */
+  sink(refs: string[]): ImageSink;
+}
+
+/** Where a new image's blobs and manifest go. */
+export interface ImageSink {
+  /** The names the image will be saved under. */
+  readonly names: string[];
+  /** A temporary file to stream a new blob into; pass it to `commitBlob`. */
+  tempBlobPath(): string;
+  /** Moves a finished temporary blob into place. */
+  commitBlob(tmp: string, digest: string): void;
+  /** Whether the sink already holds a blob. */
+  hasBlob(digest: string): boolean;
+  /** Brings an existing image's layer blob in without rewriting it (hardlink, symlink or copy); "missing" when the source has no bytes (sparse). */
+  reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing">;
+  /** Brings in a blob from a local file known to hold `digest` (hardlink, symlink or copy, by policy). */
+  linkFile(src: string, digest: string): Promise<LinkResult>;
+  /** Writes a small blob (config, manifest). */
+  writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor>;
+  /** Records the manifest under every name; returns what was saved where. */
+  save(manifest: Descriptor): Promise<{ name: string; location: string }[]>;
+  /** A file in the sink's storage holding a blob, for reuse by later phases. */
+  blobFile(digest: string): string | undefined;
+}
+
+/** Options of the layout store. */
+export interface LayoutStoreOptions {
+  /** The directory holding the layouts (`-oci-dir`, `-layout-dir`). */
+  dir: string;
+  /** Where new images go: the RFC's form (`-oci`) or the canonical form (`-layout`). */
+  form: "rfc" | "canonical";
+  /** How blobs from other layouts are brought in (default hardlink, falling back to copy). */
+  link?: LinkPolicy;
+}
+
+/** Images as OCI layouts in a directory. */
+export class LayoutStore implements ImageStore {
+  constructor(readonly opts: LayoutStoreOptions) {}
+
+  get description(): string {
+    return `OCI layouts under ${this.opts.dir}`;
+  }
+
+  async find(ref: string): Promise<Image | undefined> {
+    try {
+      return await openLayoutImage(this.opts.dir, ref);
+    } catch (e) {
+      if (e instanceof ImageNotFoundError) return undefined;
+      if (e instanceof LayoutError && /no image named/.test(e.message)) return undefined;
+      throw e;
+    }
+  }
+
+  whereIs(ref: string): string {
+    return candidateLocations(this.opts.dir, ref)[0].path;
+  }
+
+  async open(identifier: string): Promise<Image> {
+    const at = identifier.lastIndexOf("@");
+    if (at < 0 || !identifier.slice(at + 1).startsWith("sha256:")) {
+      const img = await this.find(identifier);
+      if (!img) throw new ImageNotFoundError(identifier, this.whereIs(identifier), [this.whereIs(identifier)]);
+      return img;
+    }
+    const dir = identifier.slice(0, at);
+    return Layout.open(path.isAbsolute(dir) ? dir : path.resolve(this.opts.dir, dir)).image({ digest: identifier.slice(at + 1) });
+  }
+
+  sink(refs: string[]): ImageSink {
+    return new LayoutSink(this.opts, refs);
+  }
+}
+
+/** Writes one image into one or more layouts (one per distinct location of its names). */
+class LayoutSink implements ImageSink {
+  private readonly targets: { name: string; path: string; refName?: string }[];
+  private writers = new Map<string, LayoutWriter>();
+
+  constructor(private readonly opts: LayoutStoreOptions, readonly names: string[]) {
+    if (names.length === 0) throw new Error("no image name to export to");
+    this.targets = names.map((n) => {
+      const loc = appImageLocation(opts.dir, n, opts.form);
+      return { name: n, path: loc.path, refName: loc.refName };
+    });
+  }
+
+  /** The first layout, where blobs are written; the others get hardlinks at save time. */
+  private primary(): LayoutWriter {
+    return this.writer(this.targets[0].path);
+  }
+
+  private writer(p: string): LayoutWriter {
+    let w = this.writers.get(p);
+    if (!w) {
+      w = LayoutWriter.open(p);
+      this.writers.set(p, w);
+    }
+    return w;
+  }
+
+  tempBlobPath(): string {
+    return this.primary().tempBlobPath();
+  }
+  commitBlob(tmp: string, digest: string): void {
+    this.primary().commitBlob(tmp, digest);
+  }
+  hasBlob(digest: string): boolean {
+    return this.primary().hasBlob(digest);
+  }
+  blobFile(digest: string): string | undefined {
+    return this.hasBlob(digest) ? this.primary().blobPath(digest) : undefined;
+  }
+
+  async reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing"> {
+    if (this.hasBlob(layer.digest)) return "present";
+    const src = from.blobFile(layer.digest);
+    if (!src) return "missing";
+    return this.linkFile(src, layer.digest);
+  }
+
+  linkFile(src: string, digest: string): Promise<LinkResult> {
+    return this.primary().linkBlob(src, digest, this.opts.link ?? "hardlink");
+  }
+
+  writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor> {
+    return this.primary().writeBlob(data, mediaType);
+  }
+
+  async save(manifest: Descriptor): Promise<{ name: string; location: string }[]> {
+    const primary = this.primary();
+    const byPath = new Map<string, { name: string; refName?: string }[]>();
+    for (const t of this.targets) byPath.set(t.path, [...(byPath.get(t.path) ?? []), t]);
+    const saved: { name: string; location: string }[] = [];
+    for (const [p, ts] of byPath) {
+      const w = this.writer(p);
+      if (w !== primary) await copyImageBlobs(primary, w, manifest, this.opts.link ?? "hardlink");
+      const refNames = ts.map((t) => t.refName).filter((n): n is string => n !== undefined);
+      await w.addToIndex(manifest, refNames);
+      for (const t of ts) saved.push({ name: t.name, location: p });
+    }
+    return saved;
+  }
+}
+
+/** Links every blob of a manifest that exists in `from` into `to`. */
+async function copyImageBlobs(from: LayoutWriter, to: LayoutWriter, manifest: Descriptor, policy: LinkPolicy): Promise<void> {
+  const m = JSON.parse(fs.readFileSync(from.blobPath(manifest.digest), "utf8")) as { config: Descriptor; layers: Descriptor[] };
+  for (const d of [manifest, m.config, ...m.layers]) {
+    if (from.hasBlob(d.digest)) await to.linkBlob(from.blobPath(d.digest), d.digest, policy);
+  }
+}

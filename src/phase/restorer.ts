@@ -1,0 +1,173 @@
+/**
+ * The restorer (spec digest §4.3): for the buildpacks of the group, brings back `store.toml`, the metadata of
+ * launch and cache layers, and the contents of cache layers from the volume cache (verified against their
+ * diffID before anything is extracted), then the layer SBOMs.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Command } from "../cli/command.ts";
+import { logLevelFlag } from "../cli/command.ts";
+import { ExitCode, PhaseError } from "../cli/exit.ts";
+import type { FlagSpec } from "../cli/flags.ts";
+import type { Logger } from "../cli/log.ts";
+import { platformApi } from "../cli/platform-api.ts";
+import { VolumeCache } from "../export/cache.ts";
+import { sha256 } from "../hash/sha256.ts";
+import { extractTar, fileChunks } from "../layer/tar-reader.ts";
+import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.ts";
+import { escapeID } from "../platform/files.ts";
+import { imageLocationFlags } from "../platform/image-inputs.ts";
+import { fromAnalyzedToml } from "../platform/labels.ts";
+import { readToml, toToml } from "../platform/toml.ts";
+
+/** What the restorer needs. */
+export interface RestoreOptions {
+  analyzed: AnalyzedFile;
+  group: GroupFile;
+  layersDir: string;
+  cacheDir?: string;
+  skipLayers?: boolean;
+}
+
+/** Restores; resolves to the names of the layers whose contents came back from the cache. */
+export async function restore(o: RestoreOptions, log: Logger): Promise<string[]> {
+  const image = fromAnalyzedToml(o.analyzed.metadata as Record<string, unknown> | undefined);
+  let cache: VolumeCache | undefined;
+  if (o.cacheDir) {
+    try {
+      cache = new VolumeCache(o.cacheDir);
+    } catch (e) {
+      log.warn(`${(e as Error).message}; nothing is restored from it`);
+    }
+  }
+  const cacheMD = cache ? cache.metadata() : { buildpacks: [] };
+  const restored: string[] = [];
+  for (const bp of o.group.group) {
+    const bpDir = path.join(o.layersDir, escapeID(bp.id));
+    const fromImage = image.buildpacks?.find((b) => b.key === bp.id);
+    const fromCache = cacheMD.buildpacks.find((b) => b.key === bp.id);
+    if (fromImage?.store?.metadata) {
+      fs.mkdirSync(bpDir, { recursive: true });
+      fs.writeFileSync(path.join(bpDir, "store.toml"), toToml({ metadata: fromImage.store.metadata }));
+    }
+    if (o.skipLayers) continue;
+    const chosen = new Map<string, { meta: LayerMetadata; source: "image" | "cache" }>();
+    for (const [name, l] of Object.entries(fromImage?.layers ?? {})) {
+      if (!l.launch || (l.build && !l.cache)) continue;
+      if (l.cache && !fromCache?.layers?.[name]?.cache) continue;
+      chosen.set(name, { meta: l, source: "image" });
+    }
+    for (const [name, l] of Object.entries(fromCache?.layers ?? {})) {
+      if (l.cache && !chosen.has(name)) chosen.set(name, { meta: l, source: "cache" });
+    }
+    for (const [name, { meta, source }] of [...chosen].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const id = `${bp.id}:${name}`;
+      fs.mkdirSync(bpDir, { recursive: true });
+      const tomlPath = path.join(bpDir, `${name}.toml`);
+      fs.writeFileSync(tomlPath, toToml(meta.data ? { metadata: meta.data } : {}));
+      log.debug(`Restoring metadata for '${id}' from ${source}`);
+      const cached = fromCache?.layers?.[name];
+      if (!cache || !cached?.cache) continue;
+      const layerDir = path.join(bpDir, name);
+      if (source === "image" && cached.sha !== meta.sha) {
+        log.info(`Removing '${id}': the cached layer does not match the app image's`);
+        fs.rmSync(layerDir, { recursive: true, force: true });
+        fs.rmSync(tomlPath, { force: true });
+        continue;
+      }
+      const tar = cache.committedTar(cached.sha);
+      if (!tar) {
+        log.warn(`layer '${id}' is missing from the cache (${cached.sha}); it is not restored`);
+        continue;
+      }
+      const h = await sha256();
+      for (const c of fileChunks(tar)) h.update(c);
+      if (`sha256:${h.hex()}` !== cached.sha) {
+        log.warn(`cached layer '${id}' is corrupt: ${tar} hashes to sha256:${h.hex()}, not ${cached.sha}; it is not restored`);
+        continue;
+      }
+      log.info(`Restoring data for '${id}' from cache`);
+      await extractTar(fileChunks(tar), [{ image: bpDir, disk: bpDir }]);
+      restored.push(id);
+    }
+  }
+  if (!o.skipLayers && cache && cacheMD.sbom?.sha) {
+    const tar = cache.committedTar(cacheMD.sbom.sha);
+    const sbomRoot = path.join(o.layersDir, "sbom");
+    if (tar) await extractTar(fileChunks(tar), [{ image: sbomRoot, disk: sbomRoot }]);
+  }
+  copyLayerSboms(o, log);
+  return restored;
+}
+
+/** `<layers>/sbom/{cache,launch}/<bp>/<layer>/sbom.<ext>` → `<layers>/<bp>/<layer>.sbom.<ext>`, then `<layers>/sbom` goes. */
+function copyLayerSboms(o: RestoreOptions, log: Logger): void {
+  const sbomRoot = path.join(o.layersDir, "sbom");
+  if (!fs.existsSync(sbomRoot)) return;
+  for (const kind of ["launch", "cache"]) {
+    for (const bp of o.group.group) {
+      const dir = path.join(sbomRoot, kind, escapeID(bp.id));
+      if (!fs.existsSync(dir)) continue;
+      for (const layer of fs.readdirSync(dir)) {
+        const ldir = path.join(dir, layer);
+        if (!fs.statSync(ldir).isDirectory()) continue;
+        for (const f of fs.readdirSync(ldir)) {
+          const m = /^sbom\.(cdx|spdx|syft)\.json$/.exec(f);
+          if (!m) continue;
+          fs.copyFileSync(path.join(ldir, f), path.join(o.layersDir, escapeID(bp.id), `${layer}.sbom.${m[1]}.json`));
+          log.debug(`Restored SBOM ${kind}/${bp.id}/${layer}/${f}`);
+        }
+      }
+    }
+  }
+  fs.rmSync(sbomRoot, { recursive: true, force: true });
+}
+
+const flags: FlagSpec[] = [
+  ...imageLocationFlags,
+  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "layers directory" },
+  { name: "analyzed", kind: "string", env: ["CNB_ANALYZED_PATH"], default: (v) => path.join(v.layers as string, "analyzed.toml"), usage: "analyzed.toml" },
+  { name: "group", kind: "string", env: ["CNB_GROUP_PATH"], default: (v) => path.join(v.layers as string, "group.toml"), usage: "group.toml" },
+  { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
+  { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "restore only store.toml" },
+  { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID of the build user" },
+  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID of the build user" },
+  { name: "build-image", kind: "string", env: ["CNB_BUILD_IMAGE"], usage: "build image (extensions only; unsupported)" },
+  { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
+  { name: "generated", kind: "string", env: ["CNB_GENERATED_DIR"], usage: "generated directory (extensions only; unused)" },
+  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
+  logLevelFlag,
+];
+
+/** `restorer [flags]` */
+export const restorerCommand: Command = {
+  name: "restorer",
+  verb: "restore",
+  phase: true,
+  synopsis: "[flags]",
+  flags,
+  async run({ args, log, env }) {
+    platformApi(env);
+    const v = args.values;
+    if (args.positionals.length) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${args.positionals.join(" ")}`);
+    if (v.oci === true && (v.daemon === true || v.publish === true)) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
+    try {
+      const layersDir = path.resolve(v.layers as string);
+      await restore(
+        {
+          analyzed: readToml<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml"),
+          group: readToml<GroupFile>(path.resolve(v.group as string), "group.toml"),
+          layersDir,
+          cacheDir: v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined,
+          skipLayers: v["skip-layers"] as boolean,
+        },
+        log,
+      );
+    } catch (e) {
+      if (e instanceof PhaseError) throw e;
+      throw new PhaseError(ExitCode.restore, `failed to restore: ${(e as Error).message}`, { cause: e });
+    }
+    return 0;
+  },
+};

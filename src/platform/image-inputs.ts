@@ -1,0 +1,50 @@
+/**
+ * The image-location inputs shared by analyzer, restorer, exporter and creator (DESIGN §3): the RFC's `-oci` /
+ * `CNB_USE_OCI` with `-oci-dir` / `CNB_OCI_PATH`, and the reference lifecycle's `-layout` / `CNB_USE_LAYOUT` with
+ * `-layout-dir` / `CNB_LAYOUT_DIR`; `-daemon` and `-publish` for the other targets; the link policy.
+ */
+import type { FlagSpec, FlagValues } from "../cli/flags.ts";
+import { ExitCode, PhaseError } from "../cli/exit.ts";
+import { type ImageStore, LayoutStore } from "../image/store.ts";
+import { parseLinkPolicy } from "../image/layout-write.ts";
+
+/** The flags that choose where images live. */
+export const imageLocationFlags: FlagSpec[] = [
+  { name: "oci", kind: "bool", env: ["CNB_USE_OCI"], usage: "read and write images as OCI layouts on disk, app image at <oci-dir>/<repository> (the RFC's form)" },
+  { name: "oci-dir", kind: "string", env: ["CNB_OCI_PATH"], usage: "directory of the OCI layouts (default /oci)" },
+  { name: "layout", kind: "bool", env: ["CNB_USE_LAYOUT"], usage: "read and write images as OCI layouts on disk, app image at <layout-dir>/<registry>/<repository>/<tag> (pack's form)" },
+  { name: "layout-dir", kind: "string", env: ["CNB_LAYOUT_DIR"], usage: "directory of the OCI layouts (default /oci)" },
+  { name: "oci-link", kind: "string", env: ["CNB_OCI_LINK"], default: "hardlink", usage: "how blobs of other layouts are reused: hardlink (falling back to copy), symlink or copy" },
+  { name: "daemon", kind: "bool", env: ["CNB_USE_DAEMON"], usage: "use a Docker daemon (not available in this lifecycle yet)" },
+  { name: "publish", kind: "bool", env: ["CNB_PUBLISH"], usage: "use a registry (not available in this lifecycle yet)" },
+  { name: "insecure-registry", kind: "list", env: ["CNB_INSECURE_REGISTRIES"], usage: "registries reached over HTTP (accepted; registries are not available yet)" },
+];
+
+/** Whether the flags select layout mode. */
+export function layoutMode(v: FlagValues): boolean {
+  return v.oci === true || v.layout === true;
+}
+
+/**
+ * The image store the flags select. Refuses to mix targets with the RFC's message, and says plainly that the
+ * registry and daemon targets are not available yet.
+ */
+export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "export" | "create"): ImageStore {
+  const oci = layoutMode(v);
+  if (oci && (v.daemon === true || v.publish === true)) {
+    throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
+  }
+  if (!oci) {
+    const what = v.daemon === true ? "a Docker daemon (-daemon)" : "a registry";
+    throw new PhaseError(ExitCode.invalidArgs, `this lifecycle reads and writes images as OCI layouts only: pass -oci (or -layout, CNB_USE_OCI=true) to ${phase}; ${what} is not supported yet`);
+  }
+  const form = v.oci === true ? "rfc" : "canonical";
+  const dir = (form === "rfc" ? (v["oci-dir"] as string | undefined) ?? (v["layout-dir"] as string | undefined) : (v["layout-dir"] as string | undefined) ?? (v["oci-dir"] as string | undefined)) ?? "/oci";
+  let link;
+  try {
+    link = parseLinkPolicy(String(v["oci-link"] ?? "hardlink"));
+  } catch (e) {
+    throw new PhaseError(ExitCode.invalidArgs, (e as Error).message);
+  }
+  return new LayoutStore({ dir, form, link });
+}
