@@ -12,7 +12,7 @@ import type { Logger } from "../cli/log.ts";
 import { errnoName, loadLibc } from "./libc.ts";
 
 /** Signals forwarded to the child when the launcher cannot exec in place. */
-export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM", "SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGPWR"];
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGALRM", "SIGPWR"];
 
 /** Signals JavaScript runtimes ignore that the app should get with their default action (SIGPIPE, SIGXFSZ). */
 const RUNTIME_IGNORED = [13, 25];

@@ -37,7 +37,7 @@ async function runWithFd3(file: string, env: Record<string, string>, cwd: string
       }
     }
     await proc.exited;
-    return { code: proc.exitCode, signal: proc.signalCode ?? null, output };
+    return { code: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), output };
   }
   return await new Promise<Outcome>((resolve, reject) => {
     const child = spawn(file, [], { cwd, env, stdio: ["ignore", "inherit", "inherit", "pipe"] });

@@ -3,7 +3,7 @@
  * with a sync flush (an empty stored block), so blocks compressed separately, even on different threads,
  * concatenate into one valid DEFLATE stream: the pigz technique, with identical bytes whatever the parallelism.
  */
-import { Deflate } from "fflate";
+import { Deflate, deflateSync } from "fflate";
 
 /** The internals of fflate 0.8's Deflate that the sync flush needs (pinned by the lockfile; tested). */
 interface DeflateInternals {
@@ -20,6 +20,7 @@ interface DeflateInternals {
  * then append BFINAL=0/BTYPE=00 at the pending bit position, padding, LEN=0 and NLEN=0xffff.
  */
 export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8Array {
+  if (incompressible(data)) return storedBlocks(data, final);
   const parts: Uint8Array[] = [];
   let total = 0;
   const dfl = new Deflate({ level: level as 1 }, (chunk) => {
@@ -44,6 +45,44 @@ export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Whether a block is not worth deflating (random bytes, already-compressed files): its byte entropy is near 8
+ * bits and a deflated sample does not shrink. Decided from the block's bytes alone, so the output stays the same
+ * whatever the thread or runtime.
+ */
+export function incompressible(data: Uint8Array): boolean {
+  if (data.length < 1 << 16) return false;
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < data.length; i += 4) counts[data[i]]++;
+  const n = Math.ceil(data.length / 4);
+  let bits = 0;
+  for (const c of counts) if (c) bits -= (c / n) * Math.log2(c / n);
+  if (bits < 7.95) return false;
+  const sample = 1 << 14;
+  for (const off of [0, (data.length >> 1) - (sample >> 1), data.length - sample]) {
+    if (deflateSync(data.subarray(off, off + sample), { level: 1 }).length < sample * 0.98) return false;
+  }
+  return true;
+}
+
+/** `data` as DEFLATE stored blocks (at most 65535 bytes each), the last one final when `final`. */
+export function storedBlocks(data: Uint8Array, final: boolean): Uint8Array {
+  const count = Math.max(1, Math.ceil(data.length / 65535));
+  const out = new Uint8Array(data.length + count * 5);
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    const chunk = data.subarray(i * 65535, (i + 1) * 65535);
+    out[o++] = final && i === count - 1 ? 1 : 0;
+    out[o++] = chunk.length & 0xff;
+    out[o++] = chunk.length >> 8;
+    out[o++] = ~chunk.length & 0xff;
+    out[o++] = (~chunk.length >> 8) & 0xff;
+    out.set(chunk, o);
+    o += chunk.length;
   }
   return out;
 }
