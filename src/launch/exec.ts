@@ -110,9 +110,8 @@ export async function execProgram(spec: ExecSpec, log: Logger, mode: ExecMode = 
     // Only reached when execve failed.
     throw new PhaseError(ExitCode.launch, `failed to launch: exec ${JSON.stringify(spec.file)}: ${errnoName(errno)}`);
   }
-  if (mode === "auto") {
-    log.warn("this runtime cannot replace the launcher with the app (no FFI for execve): running it as a child process and forwarding signals");
-  }
+  const why = mode === "auto" ? "this runtime has no FFI for execve" : "execve was not requested";
+  log.warn(`${why}: running the app as a child process and forwarding signals to it`);
   return await spawnAndForward(spec);
 }
 

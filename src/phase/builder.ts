@@ -13,7 +13,6 @@ import { checkBuildpackApi, platformApi } from "../cli/platform-api.ts";
 import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry, Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { TomlFileError, readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
-import { writeFileAtomic } from "../fsutil/atomic.ts";
 import { BuildpackFailure, runBuild, sbomTargetName, type BomEntry, type BuildProcess, type SbomFile } from "../buildpack/build.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError } from "../buildpack/descriptor.ts";
@@ -107,20 +106,12 @@ class ProcessMap {
   }
 }
 
-/** Go's encoding/json output (sorted map keys, HTML characters escaped, trailing newline) for the legacy BOM. */
+/** Go's encoding/json output (HTML characters escaped, trailing newline), for the legacy BOM files. */
 function goJson(v: unknown): string {
-  const sortKeys = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sortKeys);
-    if (x && typeof x === "object" && !(x instanceof Date)) {
-      return Object.fromEntries(Object.keys(x as object).sort().map((k) => [k, sortKeys((x as Record<string, unknown>)[k])]));
-    }
-    return x;
-  };
   return JSON.stringify(v, (_k, x) => (x instanceof Date ? x.toISOString() : x)).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) + "\n";
-  // (keys are sorted by the caller through sortKeys on metadata)
-  void sortKeys;
 }
 
+/** `sbom.legacy.json`: the legacy BOM entries as the reference encodes them (`null` when there are none). */
 function legacyBom(entries: BomEntry[]): string {
   if (entries.length === 0) return "null\n";
   const sortKeys = (x: unknown): unknown => {
@@ -263,8 +254,6 @@ export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetad
     throw new PhaseError(ExitCode.build, `failed to build: ${(e as Error).message}`, { cause: e });
   }
 }
-
-void writeFileAtomic;
 
 const builderFlags: FlagSpec[] = [...commonBuildFlags];
 

@@ -21,8 +21,9 @@ import type { ImageSink, ImageStore } from "../image/store.ts";
 import type { Descriptor } from "../image/types.ts";
 import { LayerPool } from "../layer/pool.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
+import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
 import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
-import { type Owner, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
+import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayerTomlFile, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
@@ -51,6 +52,8 @@ export interface ExportOptions {
   sourceDateEpoch?: string;
   execEnv?: string;
   pool: LayerPool;
+  /** Known diffIDs of unchanged trees (see stat-index.ts); undefined re-reads every layer. */
+  statIndex?: StatIndex;
 }
 
 /** What was exported. */
@@ -77,6 +80,7 @@ class Assembly {
     readonly previous: Image | undefined,
     readonly pool: LayerPool,
     readonly log: Logger,
+    readonly statIndex?: StatIndex,
   ) {}
 
   /** The previous image's layer with this diffID, if the previous image has one. */
@@ -112,16 +116,41 @@ class Assembly {
    * Adds a layer, or reuses the previous image's when its diffID is `previousSha`: the tar is hashed first only
    * when reuse is possible, so a new layer is read once.
    */
-  async addOrReuse(id: string, makeEntries: () => Iterable<TarEntry>, previousSha: string | undefined, createdBy: string, size?: number): Promise<{ diffID: string; reused: boolean }> {
-    if (previousSha && this.previousLayer(previousSha)) {
-      const { diffID } = await tarDiffID(makeEntries());
-      if (diffID === previousSha && (await this.reuse(diffID, createdBy))) {
-        this.log.info(`Reusing layer '${id}'`);
-        return { diffID, reused: true };
-      }
+  async addOrReuse(
+    id: string,
+    makeEntries: () => Iterable<TarEntry>,
+    previousSha: string | undefined,
+    createdBy: string,
+    tree?: { placement: Placement; owner: Owner; extra?: string },
+  ): Promise<{ diffID: string; reused: boolean }> {
+    const r = await this.diffIDOrCompress(makeEntries, previousSha ? [previousSha] : [], createdBy, `'${id}'`, tree);
+    this.log.info(`${r.reused ? "Reusing" : "Adding"} layer '${id}'`);
+    return r;
+  }
+
+  /**
+   * The core of reuse: when the previous image has a layer that this one may equal, find this one's diffID —
+   * from the stat index when the tree is unchanged (no file read), else by hashing the tar — and reuse on a
+   * match; otherwise compress. A new layer is read once.
+   */
+  async diffIDOrCompress(
+    makeEntries: () => Iterable<TarEntry>,
+    candidates: string[],
+    createdBy: string,
+    label: string,
+    tree?: { placement: Placement; owner: Owner; extra?: string },
+  ): Promise<{ diffID: string; reused: boolean }> {
+    const fp = tree && this.statIndex ? treeFingerprint(tree.placement, tree.owner, tree.extra) : undefined;
+    if (candidates.some((c) => this.previousLayer(c))) {
+      const known = fp ? this.statIndex?.lookup(fp) : undefined;
+      if (known) this.log.debug(`${label} is unchanged since it was last exported (stat index): not read again`);
+      const diffID = known ?? (await tarDiffID(makeEntries())).diffID;
+      if (fp) this.statIndex?.record(fp, diffID);
+      if (candidates.includes(diffID) && (await this.reuse(diffID, createdBy))) return { diffID, reused: true };
     }
-    this.log.info(`Adding layer '${id}'`);
-    return { diffID: await this.add(makeEntries(), `'${id}'`, createdBy, size), reused: false };
+    const diffID = await this.add(makeEntries(), label, createdBy, tree ? treeSize(tree.placement.disk) : undefined);
+    if (fp) this.statIndex?.record(fp, diffID);
+    return { diffID, reused: false };
   }
 }
 
@@ -158,7 +187,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   const buildMD = readToml<BuildMetadataFile>(path.join(o.layersDir, "config", "metadata.toml"), "build metadata");
   const family = familyOf(run.manifestDescriptor.mediaType);
   const sink = o.store.sink(o.images);
-  const asm = new Assembly(sink, family, previous, o.pool, log);
+  const asm = new Assembly(sink, family, previous, o.pool, log, o.statIndex);
 
   // 1. Run-image layers, as they are.
   const runLayers = run.layers();
@@ -185,7 +214,8 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
       const prevSha = prevBp?.layers?.[name]?.sha;
       let diffID: string;
       if (fs.existsSync(layerDir)) {
-        diffID = (await asm.addOrReuse(id, () => dirLayerEntries({ disk: layerDir, image: layerDir }, o.owner), prevSha, createdBy, treeSize(layerDir))).diffID;
+        const placement = { disk: layerDir, image: layerDir };
+        diffID = (await asm.addOrReuse(id, () => dirLayerEntries(placement, o.owner), prevSha, createdBy, { placement, owner: o.owner })).diffID;
       } else {
         if (!prevSha || !(await asm.reuse(prevSha, createdBy))) {
           throw new PhaseError(ExitCode.export, `failed to reuse layer '${id}': it has a ${name}.toml but no directory, and the previous image has no such layer`);
@@ -203,7 +233,8 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   // 3. SBOM layer.
   const sbomDir = path.join(o.layersDir, "sbom", "launch");
   if (fs.existsSync(sbomDir)) {
-    const r = await asm.addOrReuse("buildpacksio/lifecycle:launch.sbom", () => dirLayerEntries({ disk: sbomDir, image: sbomDir }, o.owner), prevMD.sbom?.sha, "Software Bill-of-Materials");
+    const placement = { disk: sbomDir, image: sbomDir };
+    const r = await asm.addOrReuse("buildpacksio/lifecycle:launch.sbom", () => dirLayerEntries(placement, o.owner), prevMD.sbom?.sha, "Software Bill-of-Materials", { placement, owner: o.owner });
     md.sbom = { sha: r.diffID };
   }
 
@@ -215,10 +246,10 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   let reusedApp = 0;
   for (const [i, plan] of plans.entries()) {
     const createdBy = buildMD.slices?.length ? `Application Slice: ${i + 1}` : "Application Layer";
-    const { diffID } = await tarDiffID(appPlanEntries(app, plan, o.owner));
-    if (prevApp.has(diffID) && (await asm.reuse(diffID, createdBy))) reusedApp++;
-    else await asm.add(appPlanEntries(app, plan, o.owner), "the app", createdBy);
-    md.app.push({ sha: diffID });
+    const tree = { placement: app, owner: o.owner, extra: `slice ${i} of ${JSON.stringify(buildMD.slices ?? [])}` };
+    const r = await asm.diffIDOrCompress(() => appPlanEntries(app, plan, o.owner), [...prevApp], createdBy, "the app", tree);
+    if (r.reused) reusedApp++;
+    md.app.push({ sha: r.diffID });
   }
   if (reusedApp) log.info(`Reusing ${reusedApp}/${plans.length} app layer(s)`);
   if (plans.length - reusedApp) log.info(`Adding ${plans.length - reusedApp}/${plans.length} app layer(s)`);
@@ -286,8 +317,9 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   for (const s of saved) log.info(`      ${s.name} - ${s.location}`);
   log.info(`*** Digest: ${manifestDesc.digest}`);
   log.info(`*** Manifest Size: ${manifestDesc.size}`);
-  const report: ReportFile = { image: { tags: saved.map((s) => s.name), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
+  const report: ReportFile = { image: { tags: o.images.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
   writeToml(o.reportPath, report);
+  o.statIndex?.save();
 
   if (o.cacheDir) {
     try {
@@ -425,6 +457,7 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     execEnv: env.CNB_EXEC_ENV || "production",
     pool,
+    statIndex: StatIndex.enabled(env) ? new StatIndex(path.join(layersDir, ".cnb-lifecycle", "stat-index.json")) : undefined,
   };
 }
 
