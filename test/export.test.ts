@@ -103,7 +103,7 @@ describe("exporter", () => {
     expect(idx.map((d) => d.annotations?.["org.opencontainers.image.ref.name"]).sort()).toEqual(["latest", "v2"]);
     expect(Layout.open(path.join(s.oci, "other/name")).entries()[0].annotations?.["org.opencontainers.image.ref.name"]).toBe("t");
     const report = readToml<{ image: { tags: string[] } }>(path.join(s.b.layers, "report.toml"));
-    expect(report.image.tags).toEqual(["my-app", "my-app:v2", "other/name:t"]);
+    expect(report.image.tags).toEqual(["my-app:v2", "other/name:t", "my-app"]);
     // -layout: <dir>/<registry>/<repository>/<tag>, where pack looks.
     const env = { ...s.env, CNB_USE_OCI: "", CNB_USE_LAYOUT: "true", CNB_LAYOUT_DIR: s.oci };
     const a = await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], env);
@@ -206,6 +206,7 @@ describe("exporter", () => {
     fs.writeFileSync(path.join(s.cache, "committed", `${sha}.tar`), "garbage");
     fs.rmSync(bp, { recursive: true });
     const r2 = await run("restorer", ["-cache-dir", s.cache], s.env);
+    expect(r2.err).toContain("is corrupt");
     expect(r2.code).toBe(0);
     expect(r2.err).toContain("is corrupt");
     expect(fs.existsSync(path.join(bp, "cached"))).toBe(false);

@@ -28,8 +28,10 @@ function isExecutable(p: string): "ok" | "missing" | "dir" | "denied" {
   try {
     fs.accessSync(p, fs.constants.X_OK);
     return "ok";
-  } catch {
-    return "denied";
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EACCES") return "denied";
+    // access() itself is unavailable (Deno without --allow-sys): judge by the mode bits
+    return st.mode & 0o111 ? "ok" : "denied";
   }
 }
 

@@ -114,9 +114,12 @@ interface DenoFfi {
   dlopen(name: string, defs: Record<string, { parameters: string[]; result: string }>): { symbols: Record<string, (...args: unknown[]) => unknown> };
   UnsafePointer: { of(b: Uint8Array): unknown; value(p: unknown): bigint | number };
   UnsafePointerView: new (p: unknown) => { getInt32(offset?: number): number };
+  permissions?: { querySync?(d: { name: "ffi" }): { state: string } };
 }
 
 function loadDeno(deno: DenoFfi): Libc | undefined {
+  // Without --allow-ffi, dlopen would prompt on a terminal: use the fallback instead.
+  if (deno.permissions?.querySync?.({ name: "ffi" }).state !== "granted") return undefined;
   const defs = {
     execve: { parameters: ["usize", "usize", "usize"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },

@@ -76,6 +76,16 @@ export function mergeSystem(order: OrderGroup[], system: SystemFile | undefined)
   });
 }
 
+/** A run-image target in the reference's JSON form (for messages). */
+function targetJson(t: ResolvedTarget): string {
+  return JSON.stringify({ os: t.os, arch: t.arch, "arch-variant": t.archVariant || undefined, distro: t.distro });
+}
+
+/** A buildpack target in the reference's JSON form (for messages). */
+function descriptorTargetJson(t: BuildpackDescriptor["targets"][number]): unknown {
+  return { os: t.os ?? "", arch: t.arch ?? "", "arch-variant": t.archVariant || undefined, distros: t.distros?.length ? t.distros : undefined };
+}
+
 class Detection {
   private readonly runs = new Map<string, Promise<DetectOutput>>();
   readonly mem: MemEntry[] = [];
@@ -144,7 +154,7 @@ class Detection {
           continue;
         }
         done.push(full);
-        const msg = `unable to satisfy target os/arch constraints; run image: ${JSON.stringify(this.target)}, buildpack: ${JSON.stringify(d.targets)}`;
+        const msg = `unable to satisfy target os/arch constraints; run image: ${targetJson(this.target)}, buildpack: ${JSON.stringify(d.targets.map(descriptorTargetJson))}`;
         this.runs.set(key, Promise.resolve({ code: -1, output: "", error: msg, plan: emptyPlan() }));
         continue;
       }

@@ -82,8 +82,9 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
       }
       const h = await sha256();
       for (const c of fileChunks(tar)) h.update(c);
-      if (`sha256:${h.hex()}` !== cached.sha) {
-        log.warn(`cached layer '${id}' is corrupt: ${tar} hashes to sha256:${h.hex()}, not ${cached.sha}; it is not restored`);
+      const actual = `sha256:${h.hex()}`;
+      if (actual !== cached.sha) {
+        log.warn(`cached layer '${id}' is corrupt: ${tar} hashes to ${actual}, not ${cached.sha}; it is not restored`);
         continue;
       }
       log.info(`Restoring data for '${id}' from cache`);
