@@ -56,8 +56,8 @@ beforeAll(async () => {
 
 /** The same example in the RFC's two forms: `export CNB_USE_OCI=true` and the `-oci` flag. */
 const forms = [
-  { name: "environment form", env: { CNB_USE_OCI: "true" }, flag: [] as string[] },
-  { name: "flag form", env: {}, flag: ["-oci"] },
+  { name: "environment form", env: { CNB_USE_OCI: "true" } as Record<string, string>, flag: [] as string[] },
+  { name: "flag form", env: {} as Record<string, string>, flag: ["-oci"] },
 ];
 
 function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -119,7 +119,7 @@ describe("Analyze phase", () => {
       const a = readToml<AnalyzedFile>(path.join(built.layers, "analyzed.toml"));
       expect(a.image?.reference).toBe(`${path.join(oci, "bar/my-previous-app")}@${prevDigest}`);
       expect(a["run-image"]?.reference).toBe(`${full.layout}@${full.manifestDigest}`);
-      const md = a.metadata as Record<string, unknown> & { buildpacks: { key: string; layers: Record<string, { sha: string; metadata: unknown }> }[] };
+      const md = a.metadata as unknown as Record<string, unknown> & { buildpacks: { key: string; layers: Record<string, { sha: string; metadata: unknown }> }[] };
       expect(md.buildpacks[0].key).toBe("test/hello");
       expect(md.buildpacks[0].layers.hello.sha).toMatch(/^sha256:/);
       expect(md.buildpacks[0].layers.hello.metadata).toEqual({ version: "1.0" });

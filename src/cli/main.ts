@@ -9,12 +9,15 @@ import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
 import { Logger, type Sink } from "./log.ts";
 import { inspectCommand } from "./inspect.ts";
 import { analyzerCommand } from "../phase/analyzer.ts";
+import { builderCommand } from "../phase/builder.ts";
+import { creatorCommand } from "../phase/creator.ts";
+import { detectorCommand } from "../phase/detector.ts";
 import { exporterCommand } from "../phase/exporter.ts";
 import { restorerCommand } from "../phase/restorer.ts";
 import { VERSION } from "../version.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
-export const COMMANDS: Command[] = [analyzerCommand, restorerCommand, exporterCommand, inspectCommand];
+export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, inspectCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {

@@ -1,0 +1,145 @@
+/**
+ * The creator (spec digest §4.6): analyze, detect, restore, build and export in one process, with the reference's
+ * `===> PHASE` banners. Started as root, it prepares the directories for the build user and drops to
+ * `CNB_USER_ID`/`CNB_GROUP_ID` once, before analysis, so that buildpacks run unprivileged.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Command } from "../cli/command.ts";
+import { ExitCode, PhaseError } from "../cli/exit.ts";
+import type { FlagSpec } from "../cli/flags.ts";
+import type { Logger } from "../cli/log.ts";
+import { platformApi } from "../cli/platform-api.ts";
+import { refuseRoot } from "../buildpack/privileges.ts";
+import { LayerPool } from "../layer/pool.ts";
+import type { AnalyzedFile, GroupFile } from "../platform/files.ts";
+import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
+import { readToml } from "../platform/toml.ts";
+import { analyze } from "./analyzer.ts";
+import { build } from "./builder.ts";
+import { commonBuildFlags, detect } from "./detector.ts";
+import { exportImage, exportOptionsFrom } from "./exporter.ts";
+import { restore } from "./restorer.ts";
+
+const flags: FlagSpec[] = [
+  ...commonBuildFlags,
+  ...imageLocationFlags,
+  {
+    name: "order",
+    kind: "string",
+    env: ["CNB_ORDER_PATH"],
+    default: (v) => {
+      const p = path.join(String(v.layers ?? "/layers"), "order.toml");
+      return fs.existsSync(p) ? p : "/cnb/order.toml";
+    },
+    usage: "order.toml (default <layers>/order.toml if it exists, else /cnb/order.toml)",
+  },
+  { name: "system", kind: "string", env: ["CNB_SYSTEM_PATH"], default: "/cnb/system.toml", usage: "system.toml (Platform API 0.15)" },
+  { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "run image reference" },
+  { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "previous app image (default: <image>)" },
+  { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
+  { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
+  { name: "skip-restore", kind: "bool", env: ["CNB_SKIP_RESTORE"], usage: "do not restore layers (store.toml still is)" },
+  { name: "tag", kind: "list", usage: "additional tag for the app image" },
+  { name: "process-type", kind: "string", env: ["CNB_PROCESS_TYPE"], usage: "default process type" },
+  { name: "report", kind: "string", env: ["CNB_REPORT_PATH"], default: (v) => path.join(String(v.layers), "report.toml"), usage: "report.toml" },
+  { name: "project-metadata", kind: "string", env: ["CNB_PROJECT_METADATA_PATH"], default: (v) => path.join(String(v.layers), "project-metadata.toml"), usage: "project-metadata.toml" },
+  { name: "launcher", kind: "string", default: "/cnb/lifecycle/launcher", usage: "the launcher to put in the image" },
+  { name: "launcher-sbom", kind: "string", default: "/cnb/lifecycle", usage: "directory of the launcher's SBOM files" },
+  { name: "uid", kind: "int", env: ["CNB_USER_ID"], default: "0", usage: "user ID of the build user" },
+  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], default: "0", usage: "group ID of the build user" },
+  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (daemon only; ignored)" },
+  { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "do not restore the SBOM layer of the previous image" },
+  { name: "parallel", kind: "bool", env: ["CNB_PARALLEL_EXPORT"], usage: "accepted; layers are always compressed on every core" },
+  { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], usage: "extensions are not supported by the creator" },
+];
+
+/** Makes `dir` (recursively) owned by the build user unless it is already writable by them. */
+function chownTree(dir: string, uid: number, gid: number): void {
+  if (!fs.existsSync(dir)) return;
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.uid !== uid || st.gid !== gid) fs.lchownSync(p, uid, gid);
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+  };
+  walk(dir);
+}
+
+/** As root: hand the directories to the build user and drop to it. Returns whether privileges were dropped. */
+function dropPrivileges(uid: number, gid: number, dirs: string[], log: Logger): boolean {
+  if (process.getuid?.() !== 0 || uid === 0) return false;
+  for (const d of dirs) chownTree(d, uid, gid);
+  if (typeof process.setgid !== "function" || typeof process.setuid !== "function") {
+    throw new PhaseError(ExitCode.failed, "cannot drop privileges to the build user on this runtime (no setuid)");
+  }
+  process.setgroups?.([gid]);
+  process.setgid(gid);
+  process.setuid(uid);
+  log.debug(`Running as ${uid}:${gid}`);
+  return true;
+}
+
+/** `creator [flags] <image>` */
+export const creatorCommand: Command = {
+  name: "creator",
+  verb: "create",
+  phase: true,
+  synopsis: "[flags] <image>",
+  flags,
+  async run({ args, log, env }) {
+    const api = platformApi(env);
+    const v = args.values;
+    if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
+    if (v.extensions && fs.existsSync(String(v.extensions)) && fs.readdirSync(String(v.extensions)).length) {
+      throw new PhaseError(ExitCode.detectOther, "the creator does not support image extensions");
+    }
+    const store = imageStoreFrom(v, "create");
+    if (layoutMode(v) && !v["run-image"]) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
+    const image = args.positionals[0];
+    const abs = (k: string) => path.resolve(String(v[k]));
+    const layersDir = abs("layers");
+    const uid = Number(v.uid);
+    const gid = Number(v.gid);
+    fs.mkdirSync(layersDir, { recursive: true });
+    const ociDir = path.resolve(String(v.oci ? v["oci-dir"] ?? v["layout-dir"] ?? "/oci" : v["layout-dir"] ?? v["oci-dir"] ?? "/oci"));
+    const cacheDir = v["cache-dir"] ? abs("cache-dir") : undefined;
+    dropPrivileges(uid, gid, [layersDir, ...(cacheDir ? [cacheDir] : []), ociDir], log);
+    refuseRoot("create", env);
+
+    log.info("===> ANALYZING");
+    const analyzedPath = abs("analyzed");
+    await analyze({ store, image, runImage: String(v["run-image"]), previousImage: v["previous-image"] as string | undefined, layersDir, analyzedPath, skipLayers: v["skip-layers"] as boolean }, log);
+
+    log.info("===> DETECTING");
+    const common = { appDir: abs("app"), buildpacksDir: abs("buildpacks"), buildConfigDir: abs("build-config"), platformDir: abs("platform"), platformApi: api, execEnv: env.CNB_EXEC_ENV || "production", env };
+    const detected = await detect({ ...common, orderPath: abs("order"), systemPath: abs("system"), analyzedPath, groupPath: abs("group"), planPath: abs("plan") }, log);
+
+    log.info("===> RESTORING");
+    const analyzed = readToml<AnalyzedFile>(analyzedPath, "analyzed.toml");
+    try {
+      await restore({ analyzed, group: detected.group, layersDir, cacheDir, skipLayers: v["skip-restore"] as boolean }, log);
+    } catch (e) {
+      if (e instanceof PhaseError) throw e;
+      throw new PhaseError(ExitCode.restore, `failed to restore: ${(e as Error).message}`, { cause: e });
+    }
+
+    log.info("===> BUILDING");
+    await build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log);
+
+    log.info("===> EXPORTING");
+    const pool = new LayerPool();
+    try {
+      const images = [image, ...((v.tag as string[]) ?? [])];
+      const opts = exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool);
+      opts.group = { group: (detected.group as GroupFile).group };
+      await exportImage(opts, log);
+    } catch (e) {
+      if (e instanceof PhaseError) throw e;
+      throw new PhaseError(ExitCode.export, `failed to export: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await pool.close();
+    }
+    return 0;
+  },
+};
