@@ -132,7 +132,7 @@ export function resolveGroup(done: Detected[], log: ResolveLog): ResolveResult {
     const level = out.code === 0 || out.code === 100 ? "debug" : "info";
     if (out.output.length > 0) {
       log(level, `======== Output: ${elString(el)} ========`);
-      log(level, stripOutput(out.output));
+      for (const line of stripOutput(out.output).split("\n")) log(level, line);
     }
     if (out.error) {
       log(level, `======== Error: ${elString(el)} ========`);
