@@ -13,7 +13,9 @@ const dist = path.join(root, "dist");
 const outfile = path.join(dist, "lifecycle");
 fs.mkdirSync(dist, { recursive: true });
 
-const proc = Bun.spawnSync(["bun", "build", "--compile", "--minify-syntax", path.join(root, "src/main.ts"), "--outfile", outfile], {
+// The layer workers' script is a second entry point: in the executable it lives at /$bunfs/root/layer/worker.js.
+const entries = [path.join(root, "src/main.ts"), path.join(root, "src/layer/worker.ts")];
+const proc = Bun.spawnSync(["bun", "build", "--compile", "--minify-syntax", ...entries, "--outfile", outfile], {
   stdio: ["ignore", "inherit", "inherit"],
   env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}` },
 });

@@ -37,6 +37,8 @@ export class LayoutWriter {
       fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
     } else {
       fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
+      // index.json first, so the directory is a valid (empty) layout from the moment oci-layout exists.
+      if (!fs.existsSync(path.join(abs, "index.json"))) writeFileAtomic(path.join(abs, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }, null, 2) + "\n");
       writeFileAtomic(path.join(abs, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     }
     return new LayoutWriter(abs, Layout.open(abs));

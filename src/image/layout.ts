@@ -103,6 +103,8 @@ export class Layout {
     try {
       text = fs.readFileSync(file, "utf8");
     } catch (e) {
+      // A layout whose writer stopped before its first index.json holds no image yet.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { schemaVersion: 2, manifests: [] };
       throw new LayoutError(this.dir, `cannot read ${file}: ${(e as Error).message}`);
     }
     const idx = parseJson<Index>(this.dir, text, file);
