@@ -216,6 +216,19 @@ async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, patter
   return text;
 }
 
+/** Ends what a failed signal test may leave running (the launcher and the app it started), by PID. */
+function killQuietly(...pids: number[]): void {
+  for (const pid of pids) {
+    if (pid > 0) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 const proc = (type: string) => path.join(PROC, type);
 
 beforeAll(() => {
@@ -308,14 +321,19 @@ describe("a process type selected by argv0 (/cnb/process/<type>)", () => {
 
   test("SIGTERM sent to the launcher's PID reaches the app", async () => {
     const child = Bun.spawn([proc("sig")], { env: BASE_ENV, stdout: "pipe", stderr: "pipe" });
-    const reader = child.stdout.getReader();
-    let text = await readUntil(reader, /ready \d+\n/);
-    const appPid = Number(/ready (\d+)\n/.exec(text)?.[1]);
-    expect(appPid).toBe(child.pid);
-    process.kill(child.pid, "SIGTERM");
-    text = await readUntil(reader, undefined, text);
-    expect(await child.exited).toBe(0);
-    expect(text).toContain(`got TERM in ${child.pid}`);
+    let appPid = 0;
+    try {
+      const reader = child.stdout.getReader();
+      let text = await readUntil(reader, /ready \d+\n/);
+      appPid = Number(/ready (\d+)\n/.exec(text)?.[1]);
+      expect(appPid).toBe(child.pid);
+      process.kill(child.pid, "SIGTERM");
+      text = await readUntil(reader, undefined, text);
+      expect(await child.exited).toBe(0);
+      expect(text).toContain(`got TERM in ${child.pid}`);
+    } finally {
+      killQuietly(child.pid, appPid);
+    }
   }, 20_000);
 
   test("exec-env (Platform 0.15): an ineligible process fails with 82; eligible in its env; not filtered before 0.15", () => {
@@ -427,15 +445,20 @@ describe("the child-process fallback (no execve)", () => {
     expect(r.err).toContain("forwarding signals");
 
     const child = Bun.spawn([proc("sig")], { env: { ...BASE_ENV, LIFECYCLE_LAUNCHER_EXEC: "spawn" }, stdout: "pipe", stderr: "pipe" });
-    const reader = child.stdout.getReader();
-    let text = await readUntil(reader, /ready \d+\n/);
-    const appPid = Number(/ready (\d+)\n/.exec(text)?.[1]);
-    expect(appPid).toBeGreaterThan(0);
-    expect(appPid).not.toBe(child.pid);
-    process.kill(child.pid, "SIGTERM");
-    text = await readUntil(reader, undefined, text);
-    expect(await child.exited).toBe(0);
-    expect(text).toContain(`got TERM in ${appPid}`);
+    let appPid = 0;
+    try {
+      const reader = child.stdout.getReader();
+      let text = await readUntil(reader, /ready \d+\n/);
+      appPid = Number(/ready (\d+)\n/.exec(text)?.[1]);
+      expect(appPid).toBeGreaterThan(0);
+      expect(appPid).not.toBe(child.pid);
+      process.kill(child.pid, "SIGTERM");
+      text = await readUntil(reader, undefined, text);
+      expect(await child.exited).toBe(0);
+      expect(text).toContain(`got TERM in ${appPid}`);
+    } finally {
+      killQuietly(child.pid, appPid);
+    }
   }, 20_000);
 });
 

@@ -7,6 +7,8 @@ export interface CommandContext {
   args: ParsedArgs;
   log: Logger;
   env: Record<string, string | undefined>;
+  /** argv[0] as invoked (the launcher selects a process type by its basename). */
+  argv0?: string;
 }
 
 /** A phase (`analyzer`, …) or a tool command (`inspect`) of the binary. */
@@ -18,6 +20,8 @@ export interface Command {
   phase: boolean;
   synopsis: string;
   flags: FlagSpec[];
+  /** No flag parsing: `run` gets the arguments untouched as `ctx.args.positionals` (the launcher). */
+  rawArgs?: boolean;
   /** Runs the command; resolves to the exit code. Throws PhaseError for a failure with a code. */
   run(ctx: CommandContext): Promise<number>;
 }

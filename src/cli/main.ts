@@ -14,10 +14,11 @@ import { creatorCommand } from "../phase/creator.ts";
 import { detectorCommand } from "../phase/detector.ts";
 import { exporterCommand } from "../phase/exporter.ts";
 import { restorerCommand } from "../phase/restorer.ts";
+import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../version.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
-export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, inspectCommand];
+export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, launcherCommand, inspectCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {
@@ -42,7 +43,8 @@ export function topUsage(): string {
  */
 export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink): Promise<number> {
   const out = sink ?? { out: (l: string) => process.stdout.write(l + "\n"), err: (l: string) => process.stderr.write(l + "\n") };
-  let cmd = findCommand(path.basename(argv0));
+  // `/cnb/process/<type>` is a link to the launcher: the process type is argv0's basename.
+  let cmd = isProcessInvocation(argv0, env) ? launcherCommand : findCommand(path.basename(argv0));
   let rest = args;
   if (!cmd) {
     const first = args[0];
@@ -62,6 +64,7 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     }
     rest = args.slice(1);
   }
+  if (cmd.rawArgs) return await runRaw(cmd, argv0, rest, env, out);
   if (rest[0] === "-version" || rest[0] === "--version") {
     out.out(VERSION);
     return 0;
@@ -98,6 +101,26 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     }
     log.error((e as Error).message ?? String(e));
     if (log.level === "debug" && (e as Error).stack) log.debug((e as Error).stack as string);
+    return ExitCode.failed;
+  }
+}
+
+/** Runs a command that takes its arguments untouched (the launcher: the app's arguments may look like flags). */
+async function runRaw(cmd: Command, argv0: string, args: string[], env: Record<string, string | undefined>, sink: Sink): Promise<number> {
+  const log = new Logger("info", sink);
+  try {
+    log.level = Logger.parseLevel(env.CNB_LOG_LEVEL || "info");
+  } catch (e) {
+    log.warn((e as Error).message);
+  }
+  try {
+    return await cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, argv0 });
+  } catch (e) {
+    if (e instanceof PhaseError) {
+      log.error(e.message);
+      return e.code;
+    }
+    log.error((e as Error).message ?? String(e));
     return ExitCode.failed;
   }
 }

@@ -3,7 +3,7 @@
  * exit status is the container's), or — where the runtime has no FFI — a child process with every catchable signal
  * forwarded and its exit status (or signal) passed on.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -119,10 +119,17 @@ export async function execProgram(spec: ExecSpec, log: Logger, mode: ExecMode = 
 
 /** The child-process fallback: inherited stdio, signals forwarded, the child's status passed on. */
 async function spawnAndForward(spec: ExecSpec): Promise<number> {
-  const child = spawn(spec.file, spec.argv.slice(1), { argv0: spec.argv[0], cwd: spec.cwd, env: spec.env, stdio: "inherit" });
+  // Handlers go in before the child starts, so no signal falls between its start and their installation;
+  // a signal that comes before the child exists is forwarded once it does.
+  let child: ChildProcess | undefined;
+  const early: NodeJS.Signals[] = [];
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED_SIGNALS) {
     const h = () => {
+      if (!child) {
+        early.push(sig);
+        return;
+      }
       try {
         child.kill(sig);
       } catch {
@@ -139,11 +146,14 @@ async function spawnAndForward(spec: ExecSpec): Promise<number> {
   const removeHandlers = () => {
     for (const [sig, h] of handlers) process.off(sig, h);
   };
+  const started = spawn(spec.file, spec.argv.slice(1), { argv0: spec.argv[0], cwd: spec.cwd, env: spec.env, stdio: "inherit" });
+  child = started;
+  for (const sig of early) started.kill(sig);
   let status: { code: number | null; signal: NodeJS.Signals | null };
   try {
     status = await new Promise((resolve, reject) => {
-      child.once("error", reject);
-      child.once("exit", (code, signal) => resolve({ code, signal }));
+      started.once("error", reject);
+      started.once("exit", (code, signal) => resolve({ code, signal }));
     });
   } catch (e) {
     removeHandlers();
