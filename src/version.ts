@@ -1,10 +1,11 @@
-/** The lifecycle's version and the API versions it implements (only those that pass their tests). */
+/** The lifecycle's version and the API versions it implements (those the phases' tests exercise). */
 import pkg from "../package.json" with { type: "json" };
+import { SUPPORTED_BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS } from "./cli/platform-api.ts";
 
 /** This lifecycle's version. */
 export const VERSION: string = pkg.version;
 
-/** Platform API versions implemented (empty until phases that need them exist). */
-export const PLATFORM_APIS: string[] = [];
-/** Buildpack API versions implemented. */
-export const BUILDPACK_APIS: string[] = [];
+/** Platform API versions implemented, oldest first (lifecycle.toml lists these). */
+export const PLATFORM_APIS: string[] = SUPPORTED_PLATFORM_APIS;
+/** Buildpack API versions implemented, oldest first. */
+export const BUILDPACK_APIS: string[] = SUPPORTED_BUILDPACK_APIS;
