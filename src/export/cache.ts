@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
-import { commitTemp, fsyncDir, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { TarEntry } from "../layer/tar-entries.ts";
 import { tarChunks } from "../layer/tar-writer.ts";
 import type { BuildpackLayersMetadata } from "../platform/files.ts";
@@ -71,8 +71,7 @@ export class VolumeCache {
     try {
       for (const c of tarChunks(entries)) {
         h.update(c);
-        let off = 0;
-        while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
+        writeAll(fd, c);
       }
       fs.fsyncSync(fd);
     } catch (e) {

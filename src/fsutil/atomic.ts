@@ -11,6 +11,12 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target).slice(0, 40)}-${randomBytes(6).toString("hex")}`);
 }
 
+/** Writes all of `bytes` to `fd` (writeSync may write less than asked). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
 /** fsyncs a directory so that a rename inside it is durable (ignored where the platform refuses). */
 export function fsyncDir(dir: string): void {
   let fd: number | undefined;
@@ -33,9 +39,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode 
   const tmp = tempPathFor(target);
   const fd = fs.openSync(tmp, "wx", mode);
   try {
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    writeAll(fd, typeof data === "string" ? new TextEncoder().encode(data) : data);
     fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);

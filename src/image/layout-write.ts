@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commitTemp, tempPathFor, withLock, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
 import { type Descriptor, type Index, MediaType, REF_NAME } from "./types.ts";
@@ -136,8 +136,7 @@ export class LayoutWriter {
         const n = fs.readSync(inFd, buf, 0, buf.length, null);
         if (n === 0) break;
         h.update(buf.subarray(0, n));
-        let off = 0;
-        while (off < n) off += fs.writeSync(outFd, buf, off, n - off);
+        writeAll(outFd, buf.subarray(0, n));
       }
       fs.fsyncSync(outFd);
     } catch (e) {

@@ -5,6 +5,13 @@
  */
 import { Deflate, deflateSync } from "fflate";
 
+/**
+ * fflate's memory level (hash table of 2^(12+mem) entries). Fixed, so the output never depends on the input size
+ * or the runtime; 6 was the fastest here (bench: 14–29% faster than fflate's default on text, within 1.5% of its
+ * ratio).
+ */
+export const DEFLATE_MEM = 6;
+
 /** The internals of fflate 0.8's Deflate that the sync flush needs (pinned by the lockfile; tested). */
 interface DeflateInternals {
   p(buf: Uint8Array, final: boolean): void;
@@ -23,7 +30,7 @@ export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8
   if (incompressible(data)) return storedBlocks(data, final);
   const parts: Uint8Array[] = [];
   let total = 0;
-  const dfl = new Deflate({ level: level as 1 }, (chunk) => {
+  const dfl = new Deflate({ level: level as 1, mem: DEFLATE_MEM }, (chunk) => {
     parts.push(chunk);
     total += chunk.length;
   });

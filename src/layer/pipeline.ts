@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import { type HashBackend, sha256 } from "../hash/sha256.ts";
+import { writeAll } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
 import { GZIP_HEADER, deflateBlock, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
@@ -73,10 +74,7 @@ export async function compressLayer(
   const emit = (bytes: Uint8Array) => {
     gzHash.update(bytes);
     size += bytes.length;
-    if (fd !== undefined) {
-      let off = 0;
-      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    }
+    if (fd !== undefined) writeAll(fd, bytes);
   };
   try {
     emit(GZIP_HEADER);

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Gunzip } from "fflate";
+import { writeAll } from "../fsutil/atomic.ts";
 import type { Placement } from "./tar-entries.ts";
 
 /** A parsed entry header. */
@@ -229,8 +230,7 @@ export async function extractTar(chunks: AsyncIterable<Uint8Array> | Iterable<Ui
         stats.files++;
         return {
           data: (c) => {
-            let o = 0;
-            while (o < c.length) o += fs.writeSync(fd, c, o, c.length - o);
+            writeAll(fd, c);
             stats.bytes += c.length;
           },
           end: () => fs.closeSync(fd),

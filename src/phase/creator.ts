@@ -11,30 +11,19 @@ import type { FlagSpec } from "../cli/flags.ts";
 import type { Logger } from "../cli/log.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
-import { LayerPool } from "../layer/pool.ts";
-import type { AnalyzedFile, GroupFile } from "../platform/files.ts";
+import type { AnalyzedFile } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
 import { readToml } from "../platform/toml.ts";
 import { analyze } from "./analyzer.ts";
 import { build } from "./builder.ts";
-import { commonBuildFlags, detect } from "./detector.ts";
-import { exportImage, exportOptionsFrom } from "./exporter.ts";
+import { commonBuildFlags, detect, orderFlags } from "./detector.ts";
+import { exportOptionsFrom, exportWithPool } from "./exporter.ts";
 import { restore } from "./restorer.ts";
 
 const flags: FlagSpec[] = [
   ...commonBuildFlags,
   ...imageLocationFlags,
-  {
-    name: "order",
-    kind: "string",
-    env: ["CNB_ORDER_PATH"],
-    default: (v) => {
-      const p = path.join(String(v.layers ?? "/layers"), "order.toml");
-      return fs.existsSync(p) ? p : "/cnb/order.toml";
-    },
-    usage: "order.toml (default <layers>/order.toml if it exists, else /cnb/order.toml)",
-  },
-  { name: "system", kind: "string", env: ["CNB_SYSTEM_PATH"], default: "/cnb/system.toml", usage: "system.toml (Platform API 0.15)" },
+  ...orderFlags,
   { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "run image reference" },
   { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "previous app image (default: <image>)" },
   { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
@@ -128,18 +117,8 @@ export const creatorCommand: Command = {
     await build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log);
 
     log.info("===> EXPORTING");
-    const pool = new LayerPool();
-    try {
-      const images = [image, ...((v.tag as string[]) ?? [])];
-      const opts = exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool);
-      opts.group = { group: (detected.group as GroupFile).group };
-      await exportImage(opts, log);
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.export, `failed to export: ${(e as Error).message}`, { cause: e });
-    } finally {
-      await pool.close();
-    }
+    const images = [image, ...((v.tag as string[]) ?? [])];
+    await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log);
     return 0;
   },
 };

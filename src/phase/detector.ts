@@ -288,8 +288,8 @@ export const commonBuildFlags: FlagSpec[] = [
   logLevelFlag,
 ];
 
-const detectorFlags: FlagSpec[] = [
-  ...commonBuildFlags,
+/** `-order` and `-system`, shared with the creator. */
+export const orderFlags: FlagSpec[] = [
   {
     name: "order",
     kind: "string",
@@ -301,6 +301,11 @@ const detectorFlags: FlagSpec[] = [
     usage: "path to order.toml (default <layers>/order.toml if it exists, else /cnb/order.toml)",
   },
   { name: "system", kind: "string", env: ["CNB_SYSTEM_PATH"], default: "/cnb/system.toml", usage: "path to system.toml (Platform API 0.15)" },
+];
+
+const detectorFlags: FlagSpec[] = [
+  ...commonBuildFlags,
+  ...orderFlags,
   { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "path to run.toml (accepted; used with image extensions only)" },
   { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], default: "/cnb/extensions", usage: "path to the extensions directory (accepted; extensions are not supported)" },
   { name: "generated", kind: "string", env: ["CNB_GENERATED_DIR"], default: underLayers("generated"), usage: "path to the generated directory (accepted; extensions are not supported)" },

@@ -461,6 +461,22 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
   };
 }
 
+/**
+ * Exports with a layer pool that lives for the export, mapping unexpected failures to exit 62 (the exporter's and
+ * the creator's way in).
+ */
+export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOptions, log: Logger): Promise<ExportResult> {
+  const pool = new LayerPool();
+  try {
+    return await exportImage(makeOptions(pool), log);
+  } catch (e) {
+    if (e instanceof PhaseError) throw e;
+    throw new PhaseError(ExitCode.export, `failed to export: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await pool.close();
+  }
+}
+
 /** `exporter [flags] <image> [<image>...]` */
 export const exporterCommand: Command = {
   name: "exporter",
@@ -474,15 +490,7 @@ export const exporterCommand: Command = {
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
     const store = imageStoreFrom(v, "export");
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
-    const pool = new LayerPool();
-    try {
-      await exportImage(exportOptionsFrom(v, args.positionals, env, store, pool), log);
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.export, `failed to export: ${(e as Error).message}`, { cause: e });
-    } finally {
-      await pool.close();
-    }
+    await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log);
     return 0;
   },
 };
