@@ -4,10 +4,14 @@
 #   shell   tar --sort=name | tee >(sha256sum) | gzip -1 | sha256sum, one layer after another
 #   two-pass  the reference lifecycle's way: tar to a file with sha256, then gzip -1 and sha256 in a second pass
 #   umoci   umoci insert of each directory into a layout
-# Usage: bench/layers.sh [quick|full]     (data is generated under bench/data/<scale>, output under bench/out/)
+# Usage: bench/layers.sh [quick|full] [cold|warm]
+#   cold (default): the page cache is dropped before each method, so every method reads the data from disk;
+#   warm: the data is read once before each method, as after a build, when the exporter finds it in memory.
+# Data is generated under bench/data/<scale>, output goes under bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-quick}
+cache=${2:-cold}
 data=bench/data/$scale
 out=bench/out/$scale
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -18,7 +22,8 @@ sync
 
 measure() { # measure NAME COMMAND: runs it under GNU time, prints a markdown row
   local name=$1; shift
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  sync
+  if [ "$cache" = warm ]; then find "$data" -type f -exec cat {} + > /dev/null; else echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; fi
   /usr/bin/time -f "%e %U %S %M" -o "$out/$name.time" "$@" > "$out/$name.stdout"
   read -r wall user sys rss < "$out/$name.time"
   echo "$name $wall $user $sys $rss"
@@ -57,7 +62,7 @@ rows+=("$(measure two-pass bash -c 'twopass_layers "$0" "$1"' "$data" "$out")")
 rows+=("$(measure umoci bash -c 'umoci_layers "$0" "$1"' "$data" "$out")")
 
 echo
-echo "data: $data, $(awk -v b="$bytes" 'BEGIN{printf "%.1f MB", b/1e6}') in $(ls "$data" | wc -l) layers; $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo "data: $data ($cache page cache), $(awk -v b="$bytes" 'BEGIN{printf "%.1f MB", b/1e6}') in $(ls "$data" | wc -l) layers; $(nproc) cores; $(date -u +%Y-%m-%d)"
 echo
 echo "| method | wall s | CPU s (user+sys) | MB/s (uncompressed) | peak RSS MB | output MB | ours vs it (throughput) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
