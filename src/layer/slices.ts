@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Owner, type Placement, type TarEntry, compareBytes, headerFor } from "./tar-entries.ts";
+import { type Owner, type Placement, type TarEntry, compareBytes, headerFor, parentEntries } from "./tar-entries.ts";
 
 /** Go's filepath.Match on '/'-separated paths: `*`, `?`, `[...]` classes, `\` escapes; `*` does not cross '/'. */
 export function globMatch(pattern: string, name: string): boolean {
@@ -137,18 +137,7 @@ function build(disk: string, image: string, rel: string): Node {
 /** The tar entries of one planned app layer: the app dir's parents (real owner), then its files owned by `owner`. */
 export function* appPlanEntries(app: Placement, plan: AppLayerPlan, owner: Owner): Generator<TarEntry> {
   if (plan.files.length === 0) return;
-  const ups: Placement[] = [];
-  let img = path.posix.dirname(app.image);
-  let disk = path.dirname(app.disk);
-  while (img !== "/" && img !== ".") {
-    ups.unshift({ image: img, disk });
-    img = path.posix.dirname(img);
-    disk = path.dirname(disk);
-  }
-  for (const u of ups) {
-    const e = headerFor(u.disk, u.image, fs.statSync(u.disk));
-    if (e) yield e;
-  }
+  yield* parentEntries(app);
   for (const f of plan.files) {
     const e = headerFor(f.disk, f.image, fs.lstatSync(f.disk), owner);
     if (e) yield e;

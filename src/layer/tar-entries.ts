@@ -82,8 +82,8 @@ function parents(p: Placement): Placement[] {
   return out;
 }
 
-/** Parent directory entries, stat'ed (following symlinks) with their real owner and mode. */
-function* parentEntries(p: Placement): Generator<TarEntry> {
+/** Parent directory entries of a placement, stat'ed (following symlinks) with their real owner and mode. */
+export function* parentEntries(p: Placement): Generator<TarEntry> {
   for (const par of parents(p)) {
     const e = headerFor(par.disk, par.image, fs.statSync(par.disk));
     if (e) yield e;
