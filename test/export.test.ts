@@ -159,6 +159,19 @@ describe("exporter", () => {
     expect(e.err).toContain("process type 'nope'");
   });
 
+  test("[[slices]] give one app layer each plus one for the rest, with their history", async () => {
+    const s = await setup();
+    fs.appendFileSync(path.join(s.b.layers, "config", "metadata.toml"), '[[slices]]\n  paths = ["src"]\n');
+    const r = await s.build();
+    expect(r.out).toContain("Adding 2/2 app layer(s)");
+    const img = await Layout.open(path.join(s.oci, "my-app")).image();
+    expect(img.config.history?.map((h) => h.created_by).filter((c) => c?.startsWith("Application"))).toEqual(["Application Slice: 1", "Application Slice: 2"]);
+    const lifecycle = JSON.parse(img.labels()["io.buildpacks.lifecycle.metadata"]);
+    expect(lifecycle.app.length).toBe(2);
+    // Unchanged slices are reused on a rebuild.
+    expect((await s.build()).out).toContain("Reusing 2/2 app layer(s)");
+  });
+
   test("skopeo, umoci and oci-image-tool accept the app image", async () => {
     const s = await setup();
     const r = await s.build();
