@@ -172,6 +172,23 @@ describe("exporter", () => {
     expect((await s.build()).out).toContain("Reusing 2/2 app layer(s)");
   });
 
+  (process.getuid?.() === 0 ? test : test.skip)("started as root, the exporter hands its directories to the build user and drops to it", async () => {
+    const s = await setup();
+    fs.chmodSync(s.root, 0o755); // mkdtemp makes it 0700; the build user must be able to reach its directories
+    expect((await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], s.env)).code).toBe(0);
+    // Its own process (the in-process runs above never drop privileges).
+    const r = spawnSync(process.execPath, [path.join(import.meta.dir, "../src/main.ts"), "exporter", "-launcher", s.b.launcher, "-cache-dir", s.cache, "my-app"], { env: { ...process.env, ...s.env }, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const app = Layout.open(path.join(s.oci, "my-app"));
+    expect(fs.statSync(path.join(app.dir, "index.json")).uid).toBe(1000);
+    expect(fs.statSync(path.join(s.b.layers, "report.toml")).uid).toBe(1000);
+    expect(fs.statSync(path.join(s.cache, "committed")).uid).toBe(1000);
+    // The run image's blobs are still hardlinked, not copied.
+    const runImg = await Layout.open(path.join(s.oci, "cnb/run")).image();
+    for (const l of runImg.layers()) expect(fs.statSync(app.blobPath(l.digest)).ino).toBe(fs.statSync(runImg.layout.blobPath(l.digest)).ino);
+  });
+
   test("skopeo, umoci and oci-image-tool accept the app image", async () => {
     const s = await setup();
     const r = await s.build();

@@ -9,6 +9,11 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   /** argv[0] as invoked (the launcher selects a process type by its basename). */
   argv0?: string;
+  /**
+   * Present when the command runs as its own process (not in-process, as in tests): root-capable phases call
+   * `drop` to hand their directories to the build user and become that user.
+   */
+  privileges?: { drop(uid: number, gid: number, dirs: string[]): void };
 }
 
 /** A phase (`analyzer`, …) or a tool command (`inspect`) of the binary. */

@@ -16,6 +16,7 @@ import { exporterCommand } from "../phase/exporter.ts";
 import { restorerCommand } from "../phase/restorer.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../version.ts";
+import { dropPrivileges } from "../buildpack/privileges.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
 export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, launcherCommand, inspectCommand];
@@ -41,7 +42,7 @@ export function topUsage(): string {
  *
  * @example await main("/cnb/lifecycle/analyzer", ["-oci", "-run-image", "cnb/run", "app"], process.env)
  */
-export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink): Promise<number> {
+export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink, opts: { ownProcess?: boolean } = {}): Promise<number> {
   const out = sink ?? { out: (l: string) => process.stdout.write(l + "\n"), err: (l: string) => process.stderr.write(l + "\n") };
   // `/cnb/process/<type>` is a link to the launcher: the process type is argv0's basename.
   let cmd = isProcessInvocation(argv0, env) ? launcherCommand : findCommand(path.basename(argv0));
@@ -93,7 +94,8 @@ export async function main(argv0: string, args: string[], env: Record<string, st
   }
   for (const w of parsed.warnings) log.warn(w);
   try {
-    return await cmd.run({ args: parsed, log, env });
+    const privileges = opts.ownProcess ? { drop: (uid: number, gid: number, dirs: string[]) => void dropPrivileges(uid, gid, dirs, log) } : undefined;
+    return await cmd.run({ args: parsed, log, env, privileges });
   } catch (e) {
     if (e instanceof PhaseError) {
       log.error(e.message);

@@ -123,13 +123,14 @@ export const analyzerCommand: Command = {
   phase: true,
   synopsis: "[flags] <image>",
   flags,
-  async run({ args, log, env }) {
+  async run({ args, log, env, privileges }) {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
     const store = imageStoreFrom(v, "analyze");
     if (layoutMode(v) && !v["run-image"]) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir with the restorer and exporter");
+    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), [path.resolve(v.layers as string)]);
     await analyze(
       {
         store,

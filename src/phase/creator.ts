@@ -8,11 +8,10 @@ import * as path from "node:path";
 import type { Command } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
 import type { FlagSpec } from "../cli/flags.ts";
-import type { Logger } from "../cli/log.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
+import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
 import { readToml } from "../platform/toml.ts";
 import { analyze } from "./analyzer.ts";
 import { build } from "./builder.ts";
@@ -44,31 +43,6 @@ const flags: FlagSpec[] = [
   { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], usage: "extensions are not supported by the creator" },
 ];
 
-/** Makes `dir` (recursively) owned by the build user unless it is already writable by them. */
-function chownTree(dir: string, uid: number, gid: number): void {
-  if (!fs.existsSync(dir)) return;
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p);
-    if (st.uid !== uid || st.gid !== gid) fs.lchownSync(p, uid, gid);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
-  };
-  walk(dir);
-}
-
-/** As root: hand the directories to the build user and drop to it. Returns whether privileges were dropped. */
-function dropPrivileges(uid: number, gid: number, dirs: string[], log: Logger): boolean {
-  if (process.getuid?.() !== 0 || uid === 0) return false;
-  for (const d of dirs) chownTree(d, uid, gid);
-  if (typeof process.setgid !== "function" || typeof process.setuid !== "function") {
-    throw new PhaseError(ExitCode.failed, "cannot drop privileges to the build user on this runtime (no setuid)");
-  }
-  process.setgroups?.([gid]);
-  process.setgid(gid);
-  process.setuid(uid);
-  log.debug(`Running as ${uid}:${gid}`);
-  return true;
-}
-
 /** `creator [flags] <image>` */
 export const creatorCommand: Command = {
   name: "creator",
@@ -76,7 +50,7 @@ export const creatorCommand: Command = {
   phase: true,
   synopsis: "[flags] <image>",
   flags,
-  async run({ args, log, env }) {
+  async run({ args, log, env, privileges }) {
     const api = platformApi(env);
     const v = args.values;
     if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
@@ -91,9 +65,9 @@ export const creatorCommand: Command = {
     const uid = Number(v.uid);
     const gid = Number(v.gid);
     fs.mkdirSync(layersDir, { recursive: true });
-    const ociDir = path.resolve(String(v.oci ? v["oci-dir"] ?? v["layout-dir"] ?? "/oci" : v["layout-dir"] ?? v["oci-dir"] ?? "/oci"));
     const cacheDir = v["cache-dir"] ? abs("cache-dir") : undefined;
-    dropPrivileges(uid, gid, [layersDir, ...(cacheDir ? [cacheDir] : []), ociDir], log);
+    const images = [image, ...((v.tag as string[]) ?? [])];
+    privileges?.drop(uid, gid, [layersDir, ...(cacheDir ? [cacheDir] : []), ...layoutDirsToOwn(v)]);
     refuseRoot("create", env);
 
     log.info("===> ANALYZING");
@@ -117,7 +91,6 @@ export const creatorCommand: Command = {
     await build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log);
 
     log.info("===> EXPORTING");
-    const images = [image, ...((v.tag as string[]) ?? [])];
     await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log);
     return 0;
   },

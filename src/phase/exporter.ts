@@ -26,7 +26,7 @@ import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
 import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayerTomlFile, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
+import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
 import { readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
 import { VERSION } from "../version.ts";
@@ -484,12 +484,14 @@ export const exporterCommand: Command = {
   phase: true,
   synopsis: "[flags] <image> [<image>...]",
   flags,
-  async run({ args, log, env }) {
+  async run({ args, log, env, privileges }) {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
     const store = imageStoreFrom(v, "export");
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
+    const cacheDir = v["cache-dir"] ? [path.resolve(v["cache-dir"] as string)] : [];
+    privileges?.drop(Number(v.uid), Number(v.gid), [path.resolve(v.layers as string), ...cacheDir, ...layoutDirsToOwn(v)]);
     await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log);
     return 0;
   },

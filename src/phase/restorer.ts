@@ -148,19 +148,21 @@ export const restorerCommand: Command = {
   phase: true,
   synopsis: "[flags]",
   flags,
-  async run({ args, log, env }) {
+  async run({ args, log, env, privileges }) {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${args.positionals.join(" ")}`);
     if (v.oci === true && (v.daemon === true || v.publish === true)) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
+    const layersDir = path.resolve(v.layers as string);
+    const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
+    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), [layersDir, ...(cacheDir ? [cacheDir] : [])]);
     try {
-      const layersDir = path.resolve(v.layers as string);
       await restore(
         {
           analyzed: readToml<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml"),
           group: readToml<GroupFile>(path.resolve(v.group as string), "group.toml"),
           layersDir,
-          cacheDir: v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined,
+          cacheDir,
           skipLayers: v["skip-layers"] as boolean,
         },
         log,

@@ -6,6 +6,7 @@
 import type { FlagSpec, FlagValues } from "../cli/flags.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
 import { type ImageStore, LayoutStore } from "../image/store.ts";
+import * as fs from "node:fs";
 import { parseLinkPolicy } from "../image/layout-write.ts";
 
 /** The flags that choose where images live. */
@@ -19,6 +20,14 @@ export const imageLocationFlags: FlagSpec[] = [
   { name: "publish", kind: "bool", env: ["CNB_PUBLISH"], usage: "use a registry (not available in this lifecycle yet)" },
   { name: "insecure-registry", kind: "list", env: ["CNB_INSECURE_REGISTRIES"], usage: "registries reached over HTTP (accepted; registries are not available yet)" },
 ];
+
+/** The layout directory and the form new images take: `-oci` → the RFC's, `-layout` → the canonical one. */
+export function layoutDir(v: FlagValues): { form: "rfc" | "canonical"; dir: string } {
+  const form = v.oci === true ? "rfc" : "canonical";
+  const oci = v["oci-dir"] as string | undefined;
+  const layout = v["layout-dir"] as string | undefined;
+  return { form, dir: (form === "rfc" ? oci ?? layout : layout ?? oci) ?? "/oci" };
+}
 
 /** Whether the flags select layout mode. */
 export function layoutMode(v: FlagValues): boolean {
@@ -38,8 +47,7 @@ export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "ex
     const what = v.daemon === true ? "a Docker daemon (-daemon)" : "a registry";
     throw new PhaseError(ExitCode.invalidArgs, `this lifecycle reads and writes images as OCI layouts only: pass -oci (or -layout, CNB_USE_OCI=true) to ${phase}; ${what} is not supported yet`);
   }
-  const form = v.oci === true ? "rfc" : "canonical";
-  const dir = (form === "rfc" ? (v["oci-dir"] as string | undefined) ?? (v["layout-dir"] as string | undefined) : (v["layout-dir"] as string | undefined) ?? (v["oci-dir"] as string | undefined)) ?? "/oci";
+  const { form, dir } = layoutDir(v);
   let link;
   try {
     link = parseLinkPolicy(String(v["oci-link"] ?? "hardlink"));
@@ -47,4 +55,16 @@ export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "ex
     throw new PhaseError(ExitCode.invalidArgs, (e as Error).message);
   }
   return new LayoutStore({ dir, form, link });
+}
+
+/**
+ * The directory of layouts, created if missing, for a phase started as root to hand to the build user before
+ * dropping to it (the whole directory, so that blobs of the run image stay hardlinkable by that user: Linux's
+ * protected_hardlinks refuses a link to another user's file). Empty when not in layout mode.
+ */
+export function layoutDirsToOwn(v: FlagValues): string[] {
+  if (!layoutMode(v)) return [];
+  const { dir } = layoutDir(v);
+  fs.mkdirSync(dir, { recursive: true });
+  return [dir];
 }
