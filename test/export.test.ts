@@ -189,6 +189,26 @@ describe("exporter", () => {
     for (const l of runImg.layers()) expect(fs.statSync(app.blobPath(l.digest)).ino).toBe(fs.statSync(runImg.layout.blobPath(l.digest)).ino);
   });
 
+  test("the SBOM layer: exported from <layers>/sbom/launch, restored by the analyzer, moved beside the layer by the restorer", async () => {
+    const s = await setup();
+    const sbomDir = path.join(s.b.layers, "sbom", "launch", "test_hello", "hello");
+    fs.mkdirSync(sbomDir, { recursive: true });
+    fs.writeFileSync(path.join(sbomDir, "sbom.cdx.json"), '{"bomFormat":"CycloneDX"}');
+    const first = await s.build();
+    expect(first.out).toContain("Adding layer 'buildpacksio/lifecycle:launch.sbom'");
+    // A new build: empty layers dir (but the config the builder would write again).
+    fs.rmSync(path.join(s.b.layers, "sbom"), { recursive: true });
+    fs.rmSync(path.join(s.b.layers, "test_hello"), { recursive: true });
+    expect((await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], s.env)).code).toBe(0);
+    expect(fs.readFileSync(path.join(sbomDir, "sbom.cdx.json"), "utf8")).toBe('{"bomFormat":"CycloneDX"}');
+    expect((await run("restorer", [], s.env)).code).toBe(0);
+    expect(fs.readFileSync(path.join(s.b.layers, "test_hello", "hello.sbom.cdx.json"), "utf8")).toBe('{"bomFormat":"CycloneDX"}');
+    expect(fs.existsSync(path.join(s.b.layers, "sbom"))).toBe(false);
+    // -skip-layers leaves the SBOM layer alone.
+    expect((await run("analyzer", ["-skip-layers", "-run-image", "cnb/run:bionic", "my-app"], s.env)).code).toBe(0);
+    expect(fs.existsSync(path.join(s.b.layers, "sbom"))).toBe(false);
+  });
+
   test("skopeo, umoci and oci-image-tool accept the app image", async () => {
     const s = await setup();
     const r = await s.build();

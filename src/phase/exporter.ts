@@ -11,7 +11,7 @@ import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
 import type { FlagSpec } from "../cli/flags.ts";
 import type { Logger } from "../cli/log.ts";
-import { platformApi } from "../cli/platform-api.ts";
+import { compareApi, platformApi } from "../cli/platform-api.ts";
 import { progress, treeSize } from "../cli/progress.ts";
 import { VolumeCache, type CacheMetadata } from "../export/cache.ts";
 import { type Family, appConfig, appManifest, createdTime, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
@@ -292,7 +292,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     log.info(`Adding label '${l.key}'`);
     labels[l.key] = l.value;
   }
-  if (o.execEnv && o.platformApi >= "0.15") labels[Label.execEnv] = o.execEnv;
+  if (o.execEnv && compareApi(o.platformApi, "0.15") >= 0) labels[Label.execEnv] = o.execEnv;
 
   const entrypoint = chooseEntrypoint(buildMD, o.processType, log);
   const created = createdTime(o.sourceDateEpoch, (m) => log.warn(m));
