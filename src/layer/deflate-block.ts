@@ -3,7 +3,7 @@
  * with a sync flush (an empty stored block), so blocks compressed separately, even on different threads,
  * concatenate into one valid DEFLATE stream: the pigz technique, with identical bytes whatever the parallelism.
  */
-import { Deflate, deflateSync } from "fflate";
+import { Deflate } from "fflate";
 
 /**
  * fflate's memory level (hash table of 2^(12+mem) entries). Fixed, so the output never depends on the input size
@@ -15,16 +15,15 @@ export const DEFLATE_MEM = 6;
 /** The internals of fflate 0.8's Deflate that the sync flush needs (pinned by the lockfile; tested). */
 interface DeflateInternals {
   p(buf: Uint8Array, final: boolean): void;
-  b: Uint8Array;
-  s: { r?: number };
+  s: { l: number; i: number; w: number; z: number; r?: number };
 }
 
 /**
  * Compresses `data` as raw DEFLATE; `final` marks the stream's last block.
  *
  * fflate's own `flush(true)` writes the stored block at a wrong bit offset when the pending byte is not zero
- * (it passes the packed state instead of the bit count), so the flush is done here: compress what is buffered,
- * then append BFINAL=0/BTYPE=00 at the pending bit position, padding, LEN=0 and NLEN=0xffff.
+ * (it passes the packed state instead of the bit count), so the flush is done here: after the non-final blocks,
+ * BFINAL=0/BTYPE=00 at the pending bit position, padding, LEN=0 and NLEN=0xffff.
  */
 export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8Array {
   if (incompressible(data)) return storedBlocks(data, final);
@@ -34,11 +33,13 @@ export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8
     parts.push(chunk);
     total += chunk.length;
   });
-  if (final) dfl.push(data, true);
-  else {
-    dfl.push(data, false);
-    const inner = dfl as unknown as DeflateInternals;
-    inner.p(inner.b, false);
+  // The block is compressed in one call on its own bytes: a fresh stream state that starts at 0 and ends at the
+  // block's end (`l` marks the stream's last block), instead of push(), which would copy the block into fflate's
+  // rolling window first.
+  const inner = dfl as unknown as DeflateInternals;
+  inner.s = { l: final ? 1 : 0, i: 0, w: 0, z: data.length };
+  inner.p(data, final);
+  if (!final) {
     const r = inner.s.r ?? 0;
     const bits = r & 7;
     const pending = r >> 3;
@@ -58,7 +59,7 @@ export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8
 
 /**
  * Whether a block is not worth deflating (random bytes, already-compressed files): its byte entropy is near 8
- * bits and a deflated sample does not shrink. Decided from the block's bytes alone, so the output stays the same
+ * bits and samples of it hardly repeat a 4-byte sequence. Decided from the block's bytes alone, so the output stays the same
  * whatever the thread or runtime.
  */
 export function incompressible(data: Uint8Array): boolean {
@@ -69,9 +70,20 @@ export function incompressible(data: Uint8Array): boolean {
   let bits = 0;
   for (const c of counts) if (c) bits -= (c / n) * Math.log2(c / n);
   if (bits < 7.95) return false;
+  // High byte entropy can still hide long repeats (LZ77 finds those): look for repeated 4-byte sequences in three
+  // samples. Random and already-compressed data has almost none.
   const sample = 1 << 14;
+  const table = new Int32Array(1 << 14);
   for (const off of [0, (data.length >> 1) - (sample >> 1), data.length - sample]) {
-    if (deflateSync(data.subarray(off, off + sample), { level: 1 }).length < sample * 0.98) return false;
+    table.fill(-1);
+    let repeats = 0;
+    for (let i = off; i < off + sample - 4; i++) {
+      const h = ((data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) * 2654435761) >>> 18;
+      const prev = table[h];
+      if (prev >= 0 && data[prev] === data[i] && data[prev + 1] === data[i + 1] && data[prev + 2] === data[i + 2] && data[prev + 3] === data[i + 3]) repeats++;
+      table[h] = i;
+    }
+    if (repeats > sample * 0.01) return false;
   }
   return true;
 }
