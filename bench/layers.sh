@@ -2,6 +2,7 @@
 # Layer engine benchmark: the same generated data, the same machine, one run, three ways:
 #   ours    bun bench/engine.ts (tar -> sha256 -> gzip -1 (fflate) -> sha256 -> blob, layers on 2 worker threads)
 #   shell   tar --sort=name | tee >(sha256sum) | gzip -1 | sha256sum, one layer after another
+#   ours-fast the same with CNB_LIFECYCLE_DEFLATE=fast (our own deflate instead of fflate)
 #   two-pass  the reference lifecycle's way: tar to a file with sha256, then gzip -1 and sha256 in a second pass
 #   umoci   umoci insert of each directory into a layout
 # Usage: bench/layers.sh [quick|full] [cold|warm]
@@ -57,6 +58,7 @@ export -f umoci_layers
 rows=()
 rows+=("$(measure ours bun bench/engine.ts "$data" "$out/ours" 2)")
 rows+=("$(measure ours-1thread bun bench/engine.ts "$data" "$out/ours1" 1)")
+rows+=("$(measure ours-fast env CNB_LIFECYCLE_DEFLATE=fast bun bench/engine.ts "$data" "$out/oursfast" 2)")
 rows+=("$(measure shell bash -c 'shell_layers "$0" "$1"' "$data" "$out")")
 rows+=("$(measure two-pass bash -c 'twopass_layers "$0" "$1"' "$data" "$out")")
 rows+=("$(measure umoci bash -c 'umoci_layers "$0" "$1"' "$data" "$out")")
@@ -72,6 +74,7 @@ for r in "${rows[@]}"; do
   case $1 in
     ours) outb=$(du -sb "$out/ours/blobs" | cut -f1) ;;
     ours-1thread) outb=$(du -sb "$out/ours1/blobs" | cut -f1) ;;
+    ours-fast) outb=$(du -sb "$out/oursfast/blobs" | cut -f1) ;;
     shell) outb=$(cat "$out"/shell-*.tar.gz | wc -c) ;;
     two-pass) outb=$(cat "$out"/twopass-*.tar.gz | wc -c) ;;
     umoci) outb=$(du -sb "$out/umoci/blobs" | cut -f1) ;;

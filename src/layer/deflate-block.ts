@@ -4,6 +4,21 @@
  * concatenate into one valid DEFLATE stream: the pigz technique, with identical bytes whatever the parallelism.
  */
 import { Deflate } from "fflate";
+import { deflateFast } from "./deflate-fast.ts";
+
+/**
+ * The block compressors: `fflate` (the default) or `fast` (deflate-fast.ts, about 1.5× faster at the same ratio).
+ * Both are plain TypeScript, so either gives the same bytes on every runtime; they differ from each other.
+ */
+export type DeflateEngine = "fflate" | "fast";
+
+/** The engine `CNB_LIFECYCLE_DEFLATE` selects (`fflate` when unset). */
+export function deflateEngine(env: Record<string, string | undefined> = process.env): DeflateEngine {
+  const v = env.CNB_LIFECYCLE_DEFLATE;
+  if (v === undefined || v === "" || v === "fflate") return "fflate";
+  if (v === "fast") return "fast";
+  throw new Error(`CNB_LIFECYCLE_DEFLATE must be "fflate" or "fast", got "${v}"`);
+}
 
 /**
  * fflate's memory level (hash table of 2^(12+mem) entries). Fixed, so the output never depends on the input size
@@ -25,8 +40,9 @@ interface DeflateInternals {
  * (it passes the packed state instead of the bit count), so the flush is done here: after the non-final blocks,
  * BFINAL=0/BTYPE=00 at the pending bit position, padding, LEN=0 and NLEN=0xffff.
  */
-export function deflateBlock(data: Uint8Array, final: boolean, level = 1): Uint8Array {
+export function deflateBlock(data: Uint8Array, final: boolean, level = 1, engine: DeflateEngine = "fflate"): Uint8Array {
   if (incompressible(data)) return storedBlocks(data, final);
+  if (engine === "fast") return deflateFast(data, final);
   const parts: Uint8Array[] = [];
   let total = 0;
   const dfl = new Deflate({ level: level as 1, mem: DEFLATE_MEM }, (chunk) => {

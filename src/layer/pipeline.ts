@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import { writeAll } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
-import { GZIP_HEADER, deflateBlock, gzipTrailer } from "./deflate-block.ts";
+import { type DeflateEngine, GZIP_HEADER, deflateBlock, deflateEngine, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
 import { tarChunks } from "./tar-writer.ts";
 
@@ -28,7 +28,7 @@ export interface LayerDigests {
 /** Compresses one block; a worker pool or the calling thread. */
 export interface BlockCompressor {
   /** Deflates `block` (which the compressor may take ownership of). */
-  deflate(block: Uint8Array, final: boolean, level: number): Promise<Uint8Array>;
+  deflate(block: Uint8Array, final: boolean, level: number, engine: DeflateEngine): Promise<Uint8Array>;
   /** How many blocks to keep in flight per layer. */
   readonly depth: number;
 }
@@ -37,6 +37,8 @@ export interface BlockCompressor {
 export interface PipelineOptions {
   /** gzip level, 1–9 (default 1, as the reference lifecycle). */
   level?: number;
+  /** The block compressor (default: `CNB_LIFECYCLE_DEFLATE`, else fflate). */
+  engine?: DeflateEngine;
   hash?: HashBackend;
   /** The block size in bytes; part of the output format (default 1 MiB). */
   blockSize?: number;
@@ -49,7 +51,7 @@ export const BLOCK_SIZE = 1 << 20;
 
 /** Deflates on the calling thread. */
 export const inlineCompressor: BlockCompressor = {
-  deflate: (block, final, level) => Promise.resolve(deflateBlock(block, final, level)),
+  deflate: (block, final, level, engine) => Promise.resolve(deflateBlock(block, final, level, engine)),
   depth: 1,
 };
 
@@ -83,7 +85,8 @@ export async function compressLayer(
     const inFlight: Promise<Uint8Array>[] = [];
     // Look one chunk ahead so the last block is known to be final when it is sent.
     let held: Uint8Array | undefined;
-    const send = (block: Uint8Array, final: boolean) => inFlight.push(compressor.deflate(block, final, level));
+    const engine = opts.engine ?? deflateEngine();
+    const send = (block: Uint8Array, final: boolean) => inFlight.push(compressor.deflate(block, final, level, engine));
     for (const chunk of tarChunks(entries, opts.blockSize ?? BLOCK_SIZE)) {
       tarHash.update(chunk);
       crc = crc32(crc, chunk);

@@ -5,6 +5,7 @@
  */
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
+import type { DeflateEngine } from "./deflate-block.ts";
 import { type BlockCompressor, type LayerDigests, type PipelineOptions, compressLayer, inlineCompressor } from "./pipeline.ts";
 import { type LayerSpec, entriesOf } from "./spec.ts";
 import type { TarEntry } from "./tar-entries.ts";
@@ -15,6 +16,7 @@ export interface BlockJob {
   block: Uint8Array;
   final: boolean;
   level: number;
+  engine: DeflateEngine;
 }
 
 /** A worker's answer. */
@@ -50,9 +52,9 @@ class WorkerCompressor implements BlockCompressor {
     return 2 * this.size;
   }
 
-  deflate(block: Uint8Array, final: boolean, level: number): Promise<Uint8Array> {
+  deflate(block: Uint8Array, final: boolean, level: number, engine: DeflateEngine): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, block, final, level }, waiter: { resolve, reject } });
+      this.queue.push({ job: { id: this.nextId++, block, final, level, engine }, waiter: { resolve, reject } });
       this.dispatch();
     });
   }

@@ -8,7 +8,7 @@ if (port) {
   port.on("message", (job: BlockJob) => {
     let reply: BlockReply;
     try {
-      const out = deflateBlock(job.block, job.final, job.level);
+      const out = deflateBlock(job.block, job.final, job.level, job.engine);
       const copy = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
       reply = { id: job.id, ok: true, data: copy };
       port.postMessage(reply, [copy.buffer as ArrayBuffer]);

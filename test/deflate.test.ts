@@ -1,0 +1,122 @@
+/**
+ * The block compressors: every output must inflate back to its input with independent inflaters (zlib through
+ * node:zlib, fflate, GNU gzip), blocks must concatenate into one stream, and the layer pipeline must give the same
+ * bytes whatever the number of threads, with either engine.
+ */
+import { describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { spawnSync } from "node:child_process";
+import { inflateSync } from "fflate";
+import { codeLengths, deflateFast } from "../src/layer/deflate-fast.ts";
+import { deflateBlock, deflateEngine, incompressible } from "../src/layer/deflate-block.ts";
+import { LayerPool } from "../src/layer/pool.ts";
+import { tmpDir } from "./helpers/images.ts";
+
+let seed = 42;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+const random = (n: number) => new Uint8Array(n).map(() => rnd() & 0xff);
+const text = (n: number) => {
+  const words = ["const", "function", "return", "value", "layer", "buildpack", "=", "{", "}", ";", "\n", "  "];
+  let s = "";
+  while (s.length < n) s += words[rnd() % words.length] + (rnd() % 3 ? " " : "");
+  return new TextEncoder().encode(s.slice(0, n));
+};
+const inputs: [string, Uint8Array][] = [
+  ["empty", new Uint8Array(0)],
+  ["one byte", Uint8Array.of(7)],
+  ["three bytes", Uint8Array.of(1, 2, 3)],
+  ["zeros 1 MiB (max-length matches)", new Uint8Array(1 << 20)],
+  ["text 1 MiB (several Huffman blocks)", text(1 << 20)],
+  ["random 200 KiB (stored blocks win)", random(200_000)],
+  ["mixed", (() => { const a = new Uint8Array(300_000); a.set(text(100_000)); a.set(random(100_000), 100_000); a.set(text(100_000), 200_000); return a; })()],
+  ["repeating period 32768 (longest distance)", (() => { const r = random(32768); const a = new Uint8Array(100_000); for (let i = 0; i < a.length; i++) a[i] = r[i % 32768]; return a; })()],
+  ["all 256 byte values, skewed (long codes)", (() => { const a = new Uint8Array(400_000); for (let i = 0; i < a.length; i++) { const r = rnd(); a[i] = r % 1000 < 900 ? 65 : r % 256; } return a; })()],
+];
+
+describe("deflateFast", () => {
+  for (const [name, data] of inputs) {
+    test(`${name}: final and non-final streams inflate with zlib and fflate`, () => {
+      const fin = deflateFast(data, true);
+      expect(Buffer.compare(zlib.inflateRawSync(fin), Buffer.from(data))).toBe(0);
+      expect(Buffer.compare(Buffer.from(inflateSync(fin)), Buffer.from(data))).toBe(0);
+      // A non-final piece followed by another stream is one valid stream.
+      const joined = Buffer.concat([deflateFast(data, false), deflateFast(Uint8Array.of(1, 2, 3), true)]);
+      expect(Buffer.compare(zlib.inflateRawSync(joined), Buffer.concat([Buffer.from(data), Buffer.from([1, 2, 3])]))).toBe(0);
+    });
+  }
+
+  test("60 random mixtures of runs, text, noise and repeats inflate back", () => {
+    for (let k = 0; k < 60; k++) {
+      const n = rnd() % 300_000;
+      const a = new Uint8Array(n);
+      let i = 0;
+      while (i < n) {
+        const kind = rnd() % 4;
+        const len = Math.min(n - i, 1 + (rnd() % 5000));
+        if (kind === 0) a.fill(rnd() & 0xff, i, i + len);
+        else if (kind === 1) a.set(text(len), i);
+        else if (kind === 2) a.set(random(len), i);
+        else if (i > 0) for (let j = 0; j < len; j++) a[i + j] = a[i + j - 1 - ((rnd() % Math.min(i, 40000)) | 0)] ?? 0;
+        i += len;
+      }
+      expect(Buffer.compare(zlib.inflateRawSync(deflateFast(a, true)), Buffer.from(a))).toBe(0);
+    }
+  });
+
+  test("compresses text about as well as fflate at level 1", () => {
+    const t = text(1 << 20);
+    expect(deflateFast(t, true).length).toBeLessThan(zlib.deflateRawSync(t, { level: 1 }).length * 1.1);
+  });
+
+  test("length-limited codes are complete and within the limit", () => {
+    // Fibonacci frequencies give a degenerate tree deeper than 15 without limiting.
+    const freq = new Uint32Array(40);
+    let a = 1, b = 1;
+    for (let i = 0; i < 40; i++) { freq[i] = a; [a, b] = [b, a + b]; }
+    for (const max of [7, 15]) {
+      const lengths = codeLengths(freq, max);
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(max);
+      const kraft = [...lengths].reduce((s, l) => s + (l ? 2 ** -l : 0), 0);
+      expect(kraft).toBe(1);
+    }
+  });
+});
+
+describe("engines in the pipeline", () => {
+  test("CNB_LIFECYCLE_DEFLATE selects the engine", () => {
+    expect(deflateEngine({})).toBe("fflate");
+    expect(deflateEngine({ CNB_LIFECYCLE_DEFLATE: "fast" })).toBe("fast");
+    expect(() => deflateEngine({ CNB_LIFECYCLE_DEFLATE: "zlib" })).toThrow(/must be "fflate" or "fast", got "zlib"/);
+  });
+
+  test("incompressible blocks are stored by both engines", () => {
+    const r = random(1 << 20);
+    expect(incompressible(r)).toBe(true);
+    expect(incompressible(text(1 << 20))).toBe(false);
+    expect(deflateBlock(r, true, 1, "fast")).toEqual(deflateBlock(r, true, 1, "fflate"));
+  });
+
+  for (const engine of ["fflate", "fast"] as const) {
+    test(`${engine}: a layer gives the same blob on 1 and 2 threads, and gzip accepts it`, async () => {
+      const dir = tmpDir("engine-");
+      fs.mkdirSync(path.join(dir, "src"));
+      fs.writeFileSync(path.join(dir, "src", "a.txt"), text(3 << 20));
+      fs.writeFileSync(path.join(dir, "src", "b.bin"), random(2 << 20));
+      const spec = { kind: "dir" as const, placement: { disk: path.join(dir, "src"), image: "/layers/bp/l" }, owner: { uid: 0, gid: 0 } };
+      const blobs: string[] = [];
+      const digests: string[] = [];
+      for (const workers of [1, 2]) {
+        const pool = new LayerPool(workers, { engine });
+        const out = path.join(dir, `layer-${workers}.tar.gz`);
+        digests.push((await pool.run(spec, out)).digest);
+        await pool.close();
+        blobs.push(out);
+      }
+      expect(digests[0]).toBe(digests[1]);
+      const t = spawnSync("gzip", ["-t", blobs[0]]);
+      expect(t.status).toBe(0);
+    });
+  }
+});
