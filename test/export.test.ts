@@ -209,9 +209,9 @@ describe("exporter", () => {
     expect(fs.existsSync(path.join(s.b.layers, "sbom"))).toBe(false);
   });
 
-  test("skopeo, umoci and oci-image-tool accept the app image", async () => {
+  for (const engine of ["fflate", "fast"]) test(`skopeo, umoci and oci-image-tool accept the app image (CNB_LIFECYCLE_DEFLATE=${engine})`, async () => {
     const s = await setup();
-    const r = await s.build();
+    const r = await s.build("my-app", [], { CNB_LIFECYCLE_DEFLATE: engine });
     const dir = path.join(s.oci, "my-app");
     const inspect = JSON.parse(tool("skopeo", ["inspect", `oci:${dir}:latest`]));
     expect(inspect.Digest).toBe(r.digest);

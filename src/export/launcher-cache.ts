@@ -1,7 +1,7 @@
 /**
  * The launcher layer is the same in every image built with the same launcher binary: compress it once and keep
  * the blob in a cache directory (`<cache-dir>/launcher/`, else a per-user directory under the system temp dir),
- * keyed by the binary's identity (path, size, mtime, inode) and this lifecycle's version.
+ * keyed by the binary's identity (path, size, mtime, inode), the deflate engine and this lifecycle's version.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { commitTemp, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { LayerPool } from "../layer/pool.ts";
 import { launcherLayerEntries } from "../layer/tar-entries.ts";
+import { deflateEngine } from "../layer/deflate-block.ts";
 import { VERSION } from "../version.ts";
 
 /** A compressed launcher layer and the file holding its blob. */
@@ -40,7 +41,8 @@ export async function launcherLayer(launcherPath: string, cacheDir: string | und
     throw new Error(`the launcher ${launcherPath} does not exist (set -launcher)`);
   }
   const real = fs.realpathSync(launcherPath);
-  const key = createHash("sha256").update(`${VERSION}\0${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${st.dev}`).digest("hex").slice(0, 32);
+  const engine = pool.options?.engine ?? deflateEngine();
+  const key = createHash("sha256").update(`${VERSION}\0${engine}\0${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${st.dev}`).digest("hex").slice(0, 32);
   const dir = launcherCacheDir(cacheDir);
   const meta = path.join(dir, `${key}.json`);
   const blob = path.join(dir, `${key}.tar.gz`);

@@ -91,7 +91,7 @@ export const creatorCommand: Command = {
     await build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log);
 
     log.info("===> EXPORTING");
-    await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log);
+    await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log, env);
     return 0;
   },
 };

@@ -20,6 +20,7 @@ import type { Image } from "../image/image.ts";
 import type { ImageSink, ImageStore } from "../image/store.ts";
 import type { Descriptor } from "../image/types.ts";
 import { LayerPool } from "../layer/pool.ts";
+import { deflateEngine } from "../layer/deflate-block.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
 import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
 import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
@@ -465,8 +466,14 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
  * Exports with a layer pool that lives for the export, mapping unexpected failures to exit 62 (the exporter's and
  * the creator's way in).
  */
-export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOptions, log: Logger): Promise<ExportResult> {
-  const pool = new LayerPool();
+export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOptions, log: Logger, env: Record<string, string | undefined>): Promise<ExportResult> {
+  let engine;
+  try {
+    engine = deflateEngine(env);
+  } catch (e) {
+    throw new PhaseError(ExitCode.invalidArgs, (e as Error).message);
+  }
+  const pool = new LayerPool(undefined, { engine });
   try {
     return await exportImage(makeOptions(pool), log);
   } catch (e) {
@@ -492,7 +499,7 @@ export const exporterCommand: Command = {
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
     const cacheDir = v["cache-dir"] ? [path.resolve(v["cache-dir"] as string)] : [];
     privileges?.drop(Number(v.uid), Number(v.gid), [path.resolve(v.layers as string), ...cacheDir, ...layoutDirsToOwn(v)]);
-    await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log);
+    await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log, env);
     return 0;
   },
 };
