@@ -20,12 +20,13 @@ import type { Image } from "../image/image.ts";
 import type { ImageSink, ImageStore } from "../image/store.ts";
 import type { Descriptor } from "../image/types.ts";
 import { LayerPool } from "../layer/pool.ts";
+import { layerNames, readLayerToml } from "../buildpack/build.ts";
 import { deflateEngine } from "../layer/deflate-block.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
 import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
 import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
 import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
-import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayerTomlFile, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
+import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
@@ -155,16 +156,6 @@ class Assembly {
   }
 }
 
-/** Layer names of a buildpack's layers dir: every `<name>.toml` except the buildpack's own files. */
-export function layerNames(bpDir: string): string[] {
-  if (!fs.existsSync(bpDir)) return [];
-  return fs
-    .readdirSync(bpDir)
-    .filter((f) => f.endsWith(".toml") && !["launch.toml", "build.toml", "store.toml"].includes(f))
-    .map((f) => f.slice(0, -5))
-    .sort();
-}
-
 /**
  * Exports the app image. Throws PhaseError(62) on failure; nothing is recorded in index.json unless the whole
  * image (blobs, config, manifest) was written.
@@ -206,8 +197,8 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     const prevBp = prevMD.buildpacks?.find((b) => b.key === bp.id);
     const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
     for (const name of layerNames(bpDir)) {
-      const toml = readToml<LayerTomlFile>(path.join(bpDir, `${name}.toml`), `layer metadata of ${bp.id}:${name}`);
-      const types = toml.types ?? {};
+      const toml = readLayerToml(path.join(bpDir, `${name}.toml`));
+      const types = toml.types;
       if (!types.launch) continue;
       const id = `${bp.id}:${name}`;
       const layerDir = path.join(bpDir, name);
@@ -380,8 +371,8 @@ async function exportCache(o: ExportOptions, log: Logger): Promise<void> {
     const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
     const oldBp = old.buildpacks.find((b) => b.key === bp.id);
     for (const name of layerNames(bpDir)) {
-      const toml = readToml<LayerTomlFile>(path.join(bpDir, `${name}.toml`), `layer metadata of ${bp.id}:${name}`);
-      const types = toml.types ?? {};
+      const toml = readLayerToml(path.join(bpDir, `${name}.toml`));
+      const types = toml.types;
       const layerDir = path.join(bpDir, name);
       if (!types.cache) continue;
       if (!fs.existsSync(layerDir)) {
