@@ -13,6 +13,7 @@ import { ALLOW_ROOT_ENV } from "../src/buildpack/privileges.ts";
 import { build, builderCommand, filterPlan, planFor, type BuildOptions } from "../src/phase/builder.ts";
 import { detect } from "../src/phase/detector.ts";
 import type { BuildMetadataFile, GroupFile, PlanFile } from "../src/platform/files.ts";
+import { capture, workspace } from "./helpers/workspace.ts";
 
 const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
 const BUILDPACKS = path.join(FIX, "buildpacks");
@@ -24,29 +25,7 @@ const LIFECYCLE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/home/
 
 type Workspace = ReturnType<typeof workspace>;
 
-function workspace(opts: { userEnv?: Record<string, string>; buildConfigEnv?: Record<string, string>; analyzed?: string } = {}) {
-  const root = fs.mkdtempSync(path.join(TMP, "ws-"));
-  const ws = {
-    root,
-    app: path.join(root, "app"),
-    layers: path.join(root, "layers"),
-    platform: path.join(root, "platform"),
-    buildConfig: path.join(root, "build-config"),
-    tmp: path.join(root, "tmp"),
-  };
-  fs.cpSync(path.join(FIX, "app"), ws.app, { recursive: true });
-  for (const d of [ws.layers, path.join(ws.platform, "env"), path.join(ws.buildConfig, "env"), ws.tmp]) fs.mkdirSync(d, { recursive: true });
-  for (const [k, v] of Object.entries(opts.userEnv ?? {})) fs.writeFileSync(path.join(ws.platform, "env", k), v);
-  for (const [k, v] of Object.entries(opts.buildConfigEnv ?? {})) fs.writeFileSync(path.join(ws.buildConfig, "env", k), v);
-  if (opts.analyzed !== undefined) fs.writeFileSync(path.join(ws.layers, "analyzed.toml"), opts.analyzed);
-  return ws;
-}
 
-function capture(level: Level = "info") {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { log: new Logger(level, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-}
 
 function options(ws: Workspace, extra: Partial<BuildOptions> = {}): BuildOptions {
   return {
@@ -111,7 +90,7 @@ describe("build: the main scenario", () => {
   let c: ReturnType<typeof capture>;
 
   beforeAll(async () => {
-    ws = workspace({
+    ws = workspace(TMP, {
       userEnv: { USER_VAR: "from-platform", TEST_SLICES: "1" },
       buildConfigEnv: { BC_VAR: "from-build-config", "USER_VAR.default": "not-used" },
       analyzed: '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "22.04"\n',
@@ -214,7 +193,7 @@ describe("build: the main scenario", () => {
 
 describe("build: failures", () => {
   test("a failing bin/build: 51, naming the buildpack and its exit status; earlier output is printed", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     await detectInto(ws, "fail-build");
     const c = capture("info");
     const r = await code(build(options(ws), c.log));
@@ -236,7 +215,7 @@ describe("build: failures", () => {
     ["defaults", "multiple default process types aren't allowed"],
   ] as const) {
     test(`invalid buildpack output (${mode}): 52`, async () => {
-      const ws = workspace({ userEnv: { BAD_MODE: mode } });
+      const ws = workspace(TMP, { userEnv: { BAD_MODE: mode } });
       const r = await code(build(options(ws, { group: group("test/bad-output"), plan: noPlan }), capture().log));
       expect(r.code).toBe(52);
       expect(r.message).toContain(msg);
@@ -244,13 +223,13 @@ describe("build: failures", () => {
   }
 
   test("an unsupported Buildpack API in group.toml: 12; an unreadable group.toml: 1", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     expect((await code(build(options(ws, { group: group("test/hello", "0.7"), plan: noPlan }), capture().log))).code).toBe(12);
     expect((await code(build(options(ws), capture().log))).code).toBe(1);
   });
 
   test("a buildpack missing from the buildpacks dir: 52", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     expect((await code(build(options(ws, { group: { group: [{ id: "test/nope", version: "1.0.0", api: "0.12" }] }, plan: noPlan }), capture().log))).code).toBe(52);
   });
 });
@@ -270,18 +249,18 @@ describe("build: plan filtering and processes", () => {
   });
 
   test("met requires leave the plan; unmet ones pass to the next provider", async () => {
-    const met = workspace();
+    const met = workspace(TMP);
     await build(options(met, { group, plan }), capture().log);
     expect(readToml(path.join(met.layers, "test_env/dump.ignore/plan.toml"))).toEqual({ entries: [{ name: "other" }] });
 
-    const unmet = workspace({ buildConfigEnv: { PROVIDER_UNMET: "1" } });
+    const unmet = workspace(TMP, { buildConfigEnv: { PROVIDER_UNMET: "1" } });
     await build(options(unmet, { group, plan }), capture().log);
     expect(readToml(path.join(unmet.layers, "test_provider/runtime/plan.toml"))).toEqual({ entries: [{ name: "runtime", metadata: { v: 1 } }] });
     expect(readToml(path.join(unmet.layers, "test_env/dump.ignore/plan.toml"))).toEqual({ entries: [{ name: "runtime", metadata: { v: 1 } }, { name: "other" }] });
   });
 
   test("a later non-default process of the default type replaces it and clears the default, with a warning", async () => {
-    const ws = workspace({ userEnv: { BAD_MODE: "override-web" } });
+    const ws = workspace(TMP, { userEnv: { BAD_MODE: "override-web" } });
     const c = capture("info");
     const md = await build(
       options(ws, { group: { group: [{ id: "test/hello", version: "0.0.1", api: "0.12" }, { id: "test/bad-output", version: "0.0.1", api: "0.12" }] }, plan: { entries: [] } }),
@@ -308,7 +287,7 @@ describe("the builder command", () => {
   }
 
   test("flags resolve to <layers>/group.toml, plan.toml and config/metadata.toml", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     await detectInto(ws, "hello");
     const r = await runCommand(builderCommand, ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform], { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" });
     expect(r.code).toBe(0);
@@ -317,7 +296,7 @@ describe("the builder command", () => {
   });
 
   test("refuses to run as root without the opt-in; 11 for a bad Platform API", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const argv = ["-layers", ws.layers];
     if (process.getuid?.() === 0) {
       const r = await runCommand(builderCommand, argv, LIFECYCLE_ENV);

@@ -14,6 +14,7 @@ import { ALLOW_ROOT_ENV, refuseRoot } from "../src/buildpack/privileges.ts";
 import { resolveGroup, type Detected } from "../src/buildpack/resolve.ts";
 import { resolveTarget, targetMatches } from "../src/buildpack/target.ts";
 import { detect, detectorCommand, mergeSystem, type DetectOptions } from "../src/phase/detector.ts";
+import { capture, workspace } from "./helpers/workspace.ts";
 
 const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
 const BUILDPACKS = path.join(FIX, "buildpacks");
@@ -21,30 +22,7 @@ const ORDER = (name: string) => path.join(FIX, "order", `${name}.toml`);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "detector-test-"));
 afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
-/** A fresh app/layers/platform/build-config set in a temp dir. */
-function workspace(opts: { userEnv?: Record<string, string>; buildConfigEnv?: Record<string, string>; analyzed?: string } = {}) {
-  const root = fs.mkdtempSync(path.join(TMP, "ws-"));
-  const ws = {
-    root,
-    app: path.join(root, "app"),
-    layers: path.join(root, "layers"),
-    platform: path.join(root, "platform"),
-    buildConfig: path.join(root, "build-config"),
-    tmp: path.join(root, "tmp"),
-  };
-  fs.cpSync(path.join(FIX, "app"), ws.app, { recursive: true });
-  for (const d of [ws.layers, path.join(ws.platform, "env"), path.join(ws.buildConfig, "env"), ws.tmp]) fs.mkdirSync(d, { recursive: true });
-  for (const [k, v] of Object.entries(opts.userEnv ?? {})) fs.writeFileSync(path.join(ws.platform, "env", k), v);
-  for (const [k, v] of Object.entries(opts.buildConfigEnv ?? {})) fs.writeFileSync(path.join(ws.buildConfig, "env", k), v);
-  if (opts.analyzed !== undefined) fs.writeFileSync(path.join(ws.layers, "analyzed.toml"), opts.analyzed);
-  return ws;
-}
 
-function capture(level: Level = "info") {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { log: new Logger(level, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-}
 
 const LIFECYCLE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/home/cnb", SECRET_TOKEN: "s3cr3t", CNB_REGISTRY_AUTH: '{"r.example":"Basic x"}', CNB_PLATFORM_API: "0.15" };
 
@@ -95,7 +73,7 @@ async function runCommand(cmd: Command, argv: string[], env: Record<string, stri
 
 describe("detect: groups and outputs", () => {
   test("a single passing buildpack: group.toml with api and homepage, an empty plan", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("info");
     const r = await detect(options(ws, "hello"), c.log);
     expect(r.group.group).toEqual([{ id: "test/hello", version: "0.0.1", api: "0.12", homepage: "https://example.com/test/hello" }]);
@@ -108,14 +86,14 @@ describe("detect: groups and outputs", () => {
   });
 
   test("debug level shows the buffered output blocks, the results and the plan trials", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("debug");
     await detect(options(ws, "hello"), c.log);
     expect(c.out).toEqual(["======== Output: test/hello@0.0.1 ========", "hello: detect passes", "======== Results ========", "pass: test/hello@0.0.1", "Resolving plan... (try #1)", "test/hello 0.0.1"]);
   });
 
   test("provides/requires: one plan entry with the provider and the requirer's metadata", async () => {
-    const ws = workspace({ userEnv: { USER_VAR: "from-platform" } });
+    const ws = workspace(TMP, { userEnv: { USER_VAR: "from-platform" } });
     const c = capture("debug");
     const r = await detect(options(ws, "provides"), c.log);
     expect(r.group.group.map((g) => g.id)).toEqual(["test/provider", "test/consumer"]);
@@ -130,7 +108,7 @@ describe("detect: groups and outputs", () => {
   });
 
   test("a composite buildpack expands; its failing optional element is skipped", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("debug");
     const r = await detect(options(ws, "meta"), c.log);
     expect(r.group.group).toEqual([{ id: "test/hello", version: "0.0.1", api: "0.12", homepage: "https://example.com/test/hello" }]);
@@ -139,13 +117,13 @@ describe("detect: groups and outputs", () => {
   });
 
   test("an ID already in the group path is not repeated", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const r = await detect(options(ws, "meta-dup"), capture().log);
     expect(r.group.group.map((g) => g.id)).toEqual(["test/hello"]);
   });
 
   test("an optional composite whose sub-orders all fail is left out; errors of optional groups show at info", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("info");
     const r = await detect(options(ws, "meta-optional"), c.log);
     expect(r.group.group.map((g) => g.id)).toEqual(["test/hello"]);
@@ -156,7 +134,7 @@ describe("detect: groups and outputs", () => {
   test("groups are tried in order; bin/detect runs once per buildpack per run", async () => {
     const detectLog = path.join(TMP, "detect-count.log");
     fs.rmSync(detectLog, { force: true });
-    const ws = workspace({ userEnv: { DETECT_LOG: detectLog } });
+    const ws = workspace(TMP, { userEnv: { DETECT_LOG: detectLog } });
     const c = capture("debug");
     const r = await detect(options(ws, "fallback"), c.log);
     expect(r.group.group.map((g) => g.id)).toEqual(["test/env"]);
@@ -170,7 +148,7 @@ describe("detect: groups and outputs", () => {
 
 describe("detect: failures and exit codes", () => {
   test("every group fails: 20, with the results at info and the reference's error lines", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("info");
     expect(await detectCode(detect(options(ws, "fail"), c.log))).toBe(20);
     expect(c.out).toEqual(["======== Output: test/fail-detect@0.0.1 ========", "fail-detect: not applicable", "======== Results ========", "fail: test/fail-detect@0.0.1"]);
@@ -179,7 +157,7 @@ describe("detect: failures and exit codes", () => {
   });
 
   test("every group fails and a bin/detect errored: 21", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const c = capture("info");
     expect(await detectCode(detect(options(ws, "error"), c.log))).toBe(21);
     expect(c.out).toContain("err:  test/error-detect@0.0.1 (3)");
@@ -188,12 +166,12 @@ describe("detect: failures and exit codes", () => {
   });
 
   test("an unsupported Buildpack API: 12", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     expect(await detectCode(detect(options(ws, "bad-api"), capture().log))).toBe(12);
   });
 
   test("a buildpack missing from the buildpacks dir fails initialization (1); an unreadable order too", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const order = path.join(ws.root, "order.toml");
     fs.writeFileSync(order, '[[order]]\n[[order.group]]\nid = "test/nope"\nversion = "9.9.9"\n');
     expect(await detectCode(detect(options(ws, "hello", { orderPath: order }), capture().log))).toBe(1);
@@ -201,7 +179,7 @@ describe("detect: failures and exit codes", () => {
   });
 
   test("a missing buildpack inside a composite is a detect error (22)", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const bps = path.join(ws.root, "bps");
     fs.cpSync(path.join(BUILDPACKS, "test_meta"), path.join(bps, "test_meta"), { recursive: true });
     expect(await detectCode(detect(options(ws, "meta", { buildpacksDir: bps }), capture().log))).toBe(22);
@@ -210,7 +188,7 @@ describe("detect: failures and exit codes", () => {
 
 describe("detect: environment", () => {
   test("bin/detect gets the filtered env, user and build-config env, CNB_* vars, args and cwd", async () => {
-    const ws = workspace({
+    const ws = workspace(TMP, {
       userEnv: { USER_VAR: "from-platform", PATH: "/user/bin" },
       buildConfigEnv: { BC_VAR: "from-build-config", "USER_VAR.default": "ignored" },
       analyzed: '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "24.04"\n',
@@ -244,19 +222,19 @@ describe("detect: targets, exec-env, system buildpacks", () => {
   const analyzed = (target: string) => `[run-image]\nreference = "r"\n[run-image.target]\n${target}\n`;
 
   test("a declared target must match the run image (os/arch/variant/distro)", async () => {
-    const ws1 = workspace({ analyzed: analyzed('os = "linux"\narch = "amd64"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "22.04"') });
+    const ws1 = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "amd64"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "22.04"') });
     const c1 = capture("debug");
     await detect(options(ws1, "targets"), c1.log);
     expect(c1.out).toContain("os=linux arch=amd64 variant= distro=ubuntu@22.04");
 
     // second target: linux/arm64/v8 with any distro; the spec spelling `variant` is read too
-    const ws2 = workspace({ analyzed: analyzed('os = "linux"\narch = "arm64"\nvariant = "v8"\n[run-image.target.distro]\nname = "debian"\nversion = "12"') });
+    const ws2 = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "arm64"\nvariant = "v8"\n[run-image.target.distro]\nname = "debian"\nversion = "12"') });
     const c2 = capture("debug");
     await detect(options(ws2, "targets"), c2.log);
     expect(c2.out).toContain("os=linux arch=arm64 variant=v8 distro=debian@12");
 
     // amd64 on another distro: no match → an error result → 21
-    const ws3 = workspace({ analyzed: analyzed('os = "linux"\narch = "amd64"\n[run-image.target.distro]\nname = "alpine"\nversion = "3.20"') });
+    const ws3 = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "amd64"\n[run-image.target.distro]\nname = "alpine"\nversion = "3.20"') });
     const c3 = capture("info");
     expect(await detectCode(detect(options(ws3, "targets"), c3.log))).toBe(21);
     expect(c3.out).toContain("======== Error: test/targeted@0.0.1 ========");
@@ -267,28 +245,28 @@ describe("detect: targets, exec-env, system buildpacks", () => {
   test("no distro in analyzed.toml: it comes from the os-release file", async () => {
     const rel = path.join(TMP, "os-release");
     fs.writeFileSync(rel, 'NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="22.04"\n');
-    const ws = workspace({ analyzed: analyzed('os = "linux"\narch = "amd64"') });
+    const ws = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "amd64"') });
     const c = capture("debug");
     await detect(options(ws, "targets", { osReleasePath: rel }), c.log);
     expect(c.out).toContain("os=linux arch=amd64 variant= distro=ubuntu@22.04");
   });
 
   test("buildpacks without [[targets]] are linux (inferred from bin/build)", async () => {
-    const ws = workspace({ analyzed: analyzed('os = "windows"\narch = "amd64"') });
+    const ws = workspace(TMP, { analyzed: analyzed('os = "windows"\narch = "amd64"') });
     expect(await detectCode(detect(options(ws, "hello"), capture().log))).toBe(21);
-    const ws2 = workspace({ analyzed: analyzed('os = "linux"\narch = "s390x"') });
+    const ws2 = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "s390x"') });
     expect((await detect(options(ws2, "hello"), capture().log)).group.group[0].id).toBe("test/hello");
   });
 
   test("exec-env: a buildpack for other environments is skipped silently (Platform 0.15)", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     expect((await detect(options(ws, "exec-env"), capture().log)).group.group.map((g) => g.id)).toEqual(["test/hello"]);
     expect((await detect(options(ws, "exec-env", { execEnv: "test" }), capture().log)).group.group.map((g) => g.id)).toEqual(["test/testonly", "test/hello"]);
     expect((await detect(options(ws, "exec-env", { platformApi: "0.14" }), capture().log)).group.group.map((g) => g.id)).toEqual(["test/testonly", "test/hello"]);
   });
 
   test("system.toml pre/post buildpacks join every group (0.15), IDs already there are skipped, optional ones may fail", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const systemPath = path.join(FIX, "system", "system.toml");
     const r = await detect(options(ws, "hello", { systemPath }), capture().log);
     expect(r.group.group.map((g) => g.id)).toEqual(["test/env", "test/hello"]);
@@ -408,7 +386,7 @@ describe("the detector command", () => {
   const base = (ws: ReturnType<typeof workspace>) => ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform, "-build-config", ws.buildConfig];
 
   test("flags and defaults: -order from <layers>/order.toml, outputs under <layers>", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     fs.copyFileSync(ORDER("provides"), path.join(ws.layers, "order.toml"));
     const r = await runCommand(detectorCommand, base(ws), { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true", CNB_SYSTEM_PATH: path.join(ws.root, "none.toml") });
     expect(r.code).toBe(0);
@@ -417,7 +395,7 @@ describe("the detector command", () => {
   });
 
   test("env vars stand in for flags; CNB_EXEC_ENV is read", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const r = await runCommand(detectorCommand, [], {
       ...LIFECYCLE_ENV,
       [ALLOW_ROOT_ENV]: "1",
@@ -434,7 +412,7 @@ describe("the detector command", () => {
   });
 
   test("exit codes: 20 through the command, 3 for positional args, 11 for a bad Platform API", async () => {
-    const ws = workspace();
+    const ws = workspace(TMP);
     const env = { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" };
     const r = await runCommand(detectorCommand, [...base(ws), "-order", ORDER("fail")], env);
     expect(r.code).toBe(20);
@@ -449,7 +427,7 @@ describe("the detector command", () => {
     expect(() => refuseRoot("detect", { [ALLOW_ROOT_ENV]: "true" }, 0)).not.toThrow();
     expect(() => refuseRoot("detect", {}, 1000)).not.toThrow();
     if (process.getuid?.() === 0) {
-      const ws = workspace();
+      const ws = workspace(TMP);
       const r = await runCommand(detectorCommand, [...base(ws), "-order", ORDER("hello")], LIFECYCLE_ENV);
       expect(r.code).toBe(1);
       expect(r.err[0]).toContain("failed to detect: refusing to run as root");
