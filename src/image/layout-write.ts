@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { commitTemp, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
+import { progress } from "../cli/progress.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
 import { type Descriptor, type Index, MediaType, REF_NAME } from "./types.ts";
 
@@ -131,12 +132,15 @@ export class LayoutWriter {
       fs.closeSync(inFd);
       throw e;
     }
+    const bar = progress(`Copying blob ${digest.slice(7, 19)}`, fs.fstatSync(inFd).size);
+    let done = 0;
     try {
       for (;;) {
         const n = fs.readSync(inFd, buf, 0, buf.length, null);
         if (n === 0) break;
         h.update(buf.subarray(0, n));
         writeAll(outFd, buf.subarray(0, n));
+        bar.update((done += n));
       }
       fs.fsyncSync(outFd);
     } catch (e) {
@@ -144,6 +148,7 @@ export class LayoutWriter {
       fs.rmSync(tmp, { force: true });
       throw e;
     } finally {
+      bar.done();
       fs.closeSync(inFd);
     }
     fs.closeSync(outFd);
