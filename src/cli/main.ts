@@ -14,12 +14,13 @@ import { creatorCommand } from "../phase/creator.ts";
 import { detectorCommand } from "../phase/detector.ts";
 import { exporterCommand } from "../phase/exporter.ts";
 import { restorerCommand } from "../phase/restorer.ts";
+import { rebaserCommand } from "../phase/rebaser.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../version.ts";
 import { dropPrivileges } from "../buildpack/privileges.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
-export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, launcherCommand, inspectCommand];
+export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {

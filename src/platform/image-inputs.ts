@@ -38,7 +38,7 @@ export function layoutMode(v: FlagValues): boolean {
  * The image store the flags select. Refuses to mix targets with the RFC's message, and says plainly that the
  * registry and daemon targets are not available yet.
  */
-export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "export" | "create"): ImageStore {
+export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "export" | "create" | "rebase"): ImageStore {
   const oci = layoutMode(v);
   if (oci && (v.daemon === true || v.publish === true)) {
     throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");

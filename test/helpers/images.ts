@@ -31,7 +31,7 @@ export async function makeRunImage(
   ociDir: string,
   repo: string,
   tag: string,
-  opts: { layerCount?: number; sparse?: boolean; docker?: boolean; labels?: Record<string, string>; seed?: string } = {},
+  opts: { layerCount?: number; sparse?: boolean; docker?: boolean; labels?: Record<string, string>; seed?: string; arch?: string } = {},
 ): Promise<RunImageInfo> {
   const layout = path.join(ociDir, repo);
   const w = LayoutWriter.open(layout);
@@ -48,7 +48,7 @@ export async function makeRunImage(
   }
   const docker = opts.docker ?? false;
   const config = {
-    architecture: "amd64",
+    architecture: opts.arch ?? "amd64",
     os: "linux",
     config: {
       Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],

@@ -1,0 +1,178 @@
+/**
+ * The rebaser (spec digest §10): puts an existing app image on a new run image without rebuilding it. The app's
+ * layers above its run image's top layer are kept as they are (their blobs hardlinked, or left absent in a sparse
+ * image); the run image's layers are replaced; the config is the new run image's with the app's container config;
+ * the lifecycle label and the base labels follow the new run image.
+ */
+import type { Command } from "../cli/command.ts";
+import { logLevelFlag } from "../cli/command.ts";
+import { ExitCode, PhaseError } from "../cli/exit.ts";
+import type { FlagSpec } from "../cli/flags.ts";
+import type { Logger } from "../cli/log.ts";
+import { platformApi } from "../cli/platform-api.ts";
+import { NORMALIZED_CREATED, appManifest, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
+import type { Image } from "../image/image.ts";
+import type { ImageStore } from "../image/store.ts";
+import type { History, ImageConfig } from "../image/types.ts";
+import { imageLocationFlags, imageStoreFrom, layoutDirsToOwn } from "../platform/image-inputs.ts";
+import { Label, parseLifecycleLabel, toLabelJson } from "../platform/labels.ts";
+import { sameReference } from "../image/reference.ts";
+import type { ReportFile } from "../platform/files.ts";
+import { writeToml } from "../platform/toml.ts";
+import * as path from "node:path";
+
+/** What the rebaser needs. */
+export interface RebaseOptions {
+  store: ImageStore;
+  /** The names to save the rebased image under (the first is also the image to rebase, unless `previousImage`). */
+  images: string[];
+  previousImage?: string;
+  /** The new run image; default: the run image named in the app image's lifecycle label. */
+  runImage?: string;
+  force?: boolean;
+  reportPath: string;
+}
+
+/** The labels that describe the run image and move with it. */
+function isBaseLabel(k: string): boolean {
+  return k.startsWith("io.buildpacks.base.") || k.startsWith("io.buildpacks.stack.");
+}
+
+/** Target check (Platform ≥ 0.12): os and arch equal; variant and distro equal where both are set. */
+function checkTarget(app: Image, run: Image): string | undefined {
+  const a = app.config;
+  const r = run.config;
+  if (a.os !== r.os || a.architecture !== r.architecture) return `the new run image is ${r.os}/${r.architecture}, the app image ${a.os}/${a.architecture}`;
+  if (a.variant && r.variant && a.variant !== r.variant) return `the new run image's variant is ${r.variant}, the app image's ${a.variant}`;
+  const al = app.labels();
+  const rl = run.labels();
+  for (const k of [Label.distroName, Label.distroVersion]) {
+    if (al[k] && rl[k] && al[k] !== rl[k]) return `${k} is "${rl[k]}" on the new run image and "${al[k]}" on the app image`;
+  }
+  return undefined;
+}
+
+/**
+ * Rebases and saves; resolves to the report. Throws PhaseError(72) for a rebase that is refused or fails.
+ *
+ * @example await rebase({ store, images: ["my-app"], runImage: "cnb/run:v2", reportPath }, log)
+ */
+export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile> {
+  const appName = o.previousImage || o.images[0];
+  const app = await o.store.find(appName);
+  if (!app) throw new PhaseError(ExitCode.rebase, `the app image could not be found at path: ${o.store.whereIs(appName)}`);
+  const labels = app.labels();
+  if (labels["io.buildpacks.rebasable"] === "false" && !o.force) {
+    throw new PhaseError(ExitCode.rebase, `app image ${appName} is not marked as rebasable (io.buildpacks.rebasable=false); use -force to rebase it anyway`);
+  }
+  const md = parseLifecycleLabel(labels[Label.lifecycle]);
+  if (!md) throw new PhaseError(ExitCode.rebase, `app image ${appName} has no valid ${Label.lifecycle} label: it was not built by a lifecycle`);
+  const oldRun = md["run-image"];
+  const runName = o.runImage || oldRun?.image || md.stack?.runImage?.image;
+  if (!runName) throw new PhaseError(ExitCode.rebase, `no run image: pass -run-image (the app image's label names none)`);
+  const run = await o.store.find(runName);
+  if (!run) throw new PhaseError(ExitCode.rebase, `the run-image could not be found at path: ${o.store.whereIs(runName)}`);
+  const known = [oldRun?.image, ...(oldRun?.mirrors ?? [])].filter((x): x is string => !!x);
+  if (known.length && !known.some((k) => sameReference(k, runName)) && !o.force) {
+    throw new PhaseError(ExitCode.rebase, `new run image ${runName} is not the app image's run image or one of its mirrors (${known.join(", ")}); use -force to rebase onto it`);
+  }
+  const mismatch = checkTarget(app, run);
+  if (mismatch && !o.force) throw new PhaseError(ExitCode.rebase, `cannot rebase: ${mismatch}; use -force to rebase anyway`);
+
+  // The app's own layers: everything above the old run image's top layer.
+  const appLayers = app.layers();
+  const top = oldRun?.["top-layer"];
+  const cut = top ? appLayers.map((l) => l.diffID).lastIndexOf(top) : -1;
+  if (cut < 0) throw new PhaseError(ExitCode.rebase, `the old run image's top layer ${top ?? "(none in the label)"} is not a layer of ${appName}`);
+  const upper = appLayers.slice(cut + 1);
+  const runLayers = run.layers();
+  log.info(`Rebasing ${appName} on run image ${runName}`);
+
+  const family = familyOf(run.manifestDescriptor.mediaType);
+  const sink = o.store.sink(o.images);
+  let missing = 0;
+  for (const l of runLayers) if ((await sink.reuseBlob(run, l)) === "missing") missing++;
+  for (const l of upper) if ((await sink.reuseBlob(app, l)) === "missing") missing++;
+  if (missing) log.info(`${missing} layer blobs are not on disk and are left out of the rebased image's blobs`);
+
+  // Config: the new run image's, with the app's container config, creation time and upper history.
+  const config: ImageConfig = structuredClone(run.config);
+  config.created = app.config.created ?? NORMALIZED_CREATED;
+  config.config = structuredClone(app.config.config ?? {});
+  const newLabels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config.config.Labels ?? {})) if (!isBaseLabel(k)) newLabels[k] = v;
+  for (const [k, v] of Object.entries(run.labels())) if (isBaseLabel(k)) newLabels[k] = v;
+  const newMD = { ...md, "run-image": { ...(oldRun ?? {}), "top-layer": runLayers.at(-1)?.diffID, reference: run.identifier } };
+  if (!known.some((k) => sameReference(k, runName))) {
+    newMD["run-image"] = { ...newMD["run-image"], image: runName, mirrors: [] };
+    newMD.stack = { runImage: { image: runName, mirrors: [] } };
+  }
+  newLabels[Label.lifecycle] = JSON.stringify(toLabelJson(newMD));
+  config.config.Labels = newLabels;
+  config.rootfs = { type: "layers", diff_ids: [...runLayers.map((l) => l.diffID), ...upper.map((l) => l.diffID)] };
+  const appHistory = (app.config.history ?? []).filter((h) => !h.empty_layer);
+  const upperHistory: History[] = appHistory.length === appLayers.length ? appHistory.slice(cut + 1) : upper.map(() => ({ created: config.created }));
+  const runHistory = (run.config.history ?? []).filter((h) => !h.empty_layer);
+  const baseHistory: History[] = runHistory.length === runLayers.length ? run.config.history ?? [] : runLayers.map(() => ({ created: NORMALIZED_CREATED }));
+  config.history = [...baseHistory, ...upperHistory];
+
+  const configDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(config)), typesOf(family).config);
+  const layers = [...runLayers, ...upper].map((l) => ({ ...l.descriptor, mediaType: layerTypeIn(family, l.descriptor.mediaType) }));
+  const manifest = appManifest(family, configDesc, layers);
+  const manifestDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), typesOf(family).manifest);
+  log.info(`Saving ${o.images[0]}...`);
+  const saved = await sink.save(manifestDesc);
+  log.info(`*** Images (${manifestDesc.digest.slice(7, 19)}):`);
+  for (const s of saved) log.info(`      ${s.name} - ${s.location}`);
+  log.info(`*** Digest: ${manifestDesc.digest}`);
+  const report: ReportFile = { image: { tags: o.images.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
+  writeToml(o.reportPath, report);
+  return report;
+}
+
+const flags: FlagSpec[] = [
+  ...imageLocationFlags,
+  { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "the new run image (default: the one in the app image's label)" },
+  { name: "image", kind: "string", usage: "deprecated name of -run-image" },
+  { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "the image to rebase (default: the first <image>)" },
+  { name: "force", kind: "bool", env: ["CNB_FORCE_REBASE"], usage: "rebase even when the image, target or run image name does not fit" },
+  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "layers directory (for report.toml)" },
+  { name: "report", kind: "string", env: ["CNB_REPORT_PATH"], default: (v) => path.join(String(v.layers), "report.toml"), usage: "where to write report.toml" },
+  { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID to run as" },
+  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID to run as" },
+  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
+  logLevelFlag,
+];
+
+/** `rebaser [flags] <image> [<image>...]` */
+export const rebaserCommand: Command = {
+  name: "rebaser",
+  verb: "rebase",
+  phase: true,
+  synopsis: "[flags] <image> [<image>...]",
+  flags,
+  async run({ args, log, env, privileges }) {
+    platformApi(env);
+    const v = args.values;
+    if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
+    const store = imageStoreFrom(v, "rebase");
+    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), layoutDirsToOwn(v));
+    try {
+      await rebase(
+        {
+          store,
+          images: args.positionals,
+          previousImage: v["previous-image"] as string | undefined,
+          runImage: (v["run-image"] as string | undefined) ?? (v.image as string | undefined),
+          force: v.force as boolean,
+          reportPath: path.resolve(v.report as string),
+        },
+        log,
+      );
+    } catch (e) {
+      if (e instanceof PhaseError) throw e;
+      throw new PhaseError(ExitCode.rebase, `failed to rebase: ${(e as Error).message}`, { cause: e });
+    }
+    return 0;
+  },
+};
