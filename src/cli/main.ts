@@ -8,6 +8,7 @@ import { ExitCode, PhaseError } from "./exit.ts";
 import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
 import { Logger, type Sink } from "./log.ts";
 import { inspectCommand } from "./inspect.ts";
+import { gcCommand } from "./gc.ts";
 import { analyzerCommand } from "../phase/analyzer.ts";
 import { builderCommand } from "../phase/builder.ts";
 import { creatorCommand } from "../phase/creator.ts";
@@ -20,7 +21,7 @@ import { VERSION } from "../version.ts";
 import { dropPrivileges } from "../buildpack/privileges.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
-export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand];
+export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand, gcCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {

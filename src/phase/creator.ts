@@ -11,7 +11,7 @@ import type { FlagSpec } from "../cli/flags.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
-import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
+import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, layoutMode, ociGcFlag } from "../platform/image-inputs.ts";
 import { readToml } from "../platform/toml.ts";
 import { analyze } from "./analyzer.ts";
 import { build } from "./builder.ts";
@@ -31,6 +31,7 @@ const flags: FlagSpec[] = [
   { name: "skip-restore", kind: "bool", env: ["CNB_SKIP_RESTORE"], usage: "do not restore layers (store.toml still is)" },
   { name: "tag", kind: "list", usage: "additional tag for the app image" },
   { name: "process-type", kind: "string", env: ["CNB_PROCESS_TYPE"], usage: "default process type" },
+  ociGcFlag,
   { name: "report", kind: "string", env: ["CNB_REPORT_PATH"], default: (v) => path.join(String(v.layers), "report.toml"), usage: "report.toml" },
   { name: "project-metadata", kind: "string", env: ["CNB_PROJECT_METADATA_PATH"], default: (v) => path.join(String(v.layers), "project-metadata.toml"), usage: "project-metadata.toml" },
   { name: "launcher", kind: "string", default: "/cnb/lifecycle/launcher", usage: "the launcher to put in the image" },

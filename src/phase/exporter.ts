@@ -24,11 +24,13 @@ import { layerNames, readLayerToml } from "../buildpack/build.ts";
 import { deflateEngine } from "../layer/deflate-block.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
 import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
+import { gcLayout } from "../image/layout-gc.ts";
+import { parseDuration } from "../cli/gc.ts";
 import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
 import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
+import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
 import { readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
 import { VERSION } from "../version.ts";
@@ -56,6 +58,8 @@ export interface ExportOptions {
   pool: LayerPool;
   /** Known diffIDs of unchanged trees (see stat-index.ts); undefined re-reads every layer. */
   statIndex?: StatIndex;
+  /** After saving, remove the blobs the app layouts no longer reference, if older than this many ms. */
+  gcMinAgeMs?: number;
 }
 
 /** What was exported. */
@@ -312,6 +316,12 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   const report: ReportFile = { image: { tags: o.images.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
   writeToml(o.reportPath, report);
   o.statIndex?.save();
+  if (o.gcMinAgeMs !== undefined) {
+    for (const loc of new Set(saved.map((x) => x.location))) {
+      const g = await gcLayout(loc, o.gcMinAgeMs);
+      log.info(`Removed ${g.removed.length} unreferenced blobs from ${loc} (${(g.freed / 1e6).toFixed(1)} MB)`);
+    }
+  }
 
   if (o.cacheDir) {
     try {
@@ -413,6 +423,7 @@ const flags: FlagSpec[] = [
   { name: "launcher", kind: "string", default: "/cnb/lifecycle/launcher", usage: "the launcher to put in the image" },
   { name: "launcher-sbom", kind: "string", default: "/cnb/lifecycle", usage: "directory of the launcher's SBOM files" },
   { name: "process-type", kind: "string", env: ["CNB_PROCESS_TYPE"], usage: "default process type" },
+  ociGcFlag,
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
   { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], default: "0", usage: "owner of the exported files" },
@@ -450,6 +461,7 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
     execEnv: env.CNB_EXEC_ENV || "production",
     pool,
     statIndex: StatIndex.enabled(env) ? new StatIndex(path.join(layersDir, ".cnb-lifecycle", "stat-index.json")) : undefined,
+    gcMinAgeMs: v["oci-gc"] === true ? parseDuration(env.CNB_OCI_GC_MIN_AGE || "10m") : undefined,
   };
 }
 

@@ -29,6 +29,9 @@ export function layoutDir(v: FlagValues): { form: "rfc" | "canonical"; dir: stri
   return { form, dir: (form === "rfc" ? oci ?? layout : layout ?? oci) ?? "/oci" };
 }
 
+/** `-oci-gc`: after an export, remove the blobs the app layout no longer references (exporter, creator). */
+export const ociGcFlag: FlagSpec = { name: "oci-gc", kind: "bool", env: ["CNB_OCI_GC"], usage: "after saving, remove blobs of earlier builds that the app layout no longer references (kept for CNB_OCI_GC_MIN_AGE, default 10m)" };
+
 /** Whether the flags select layout mode. */
 export function layoutMode(v: FlagValues): boolean {
   return v.oci === true || v.layout === true;
