@@ -30,8 +30,8 @@ export interface ImageSink {
   readonly names: string[];
   /** A temporary file to stream a new blob into; pass it to `commitBlob`. */
   tempBlobPath(): string;
-  /** Moves a finished temporary blob into place. */
-  commitBlob(tmp: string, digest: string): void;
+  /** Moves a finished temporary blob into place (or uploads it). */
+  commitBlob(tmp: string, digest: string): void | Promise<void>;
   /** Whether the sink already holds a blob. */
   hasBlob(digest: string): boolean;
   /** Brings an existing image's layer blob in without rewriting it (hardlink, symlink or copy); "missing" when the source has no bytes (sparse). */

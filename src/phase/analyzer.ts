@@ -13,10 +13,10 @@ import { platformApi } from "../cli/platform-api.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import { extractTar } from "../layer/tar-reader.ts";
-import type { AnalyzedFile, LayersMetadata, Target } from "../platform/files.ts";
+import type { AnalyzedFile, LayersMetadata, RunFile, Target } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
 import { Label, parseLifecycleLabel, toAnalyzedToml } from "../platform/labels.ts";
-import { writeToml } from "../platform/toml.ts";
+import { readTomlIfExists, writeToml } from "../platform/toml.ts";
 
 /** What the analyzer needs. */
 export interface AnalyzeOptions {
@@ -98,6 +98,19 @@ export async function* streamChunks(s: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
+/**
+ * The run image: `-run-image`, else (with registries) the first image of run.toml. Layout mode requires
+ * `-run-image`, as the RFC says.
+ */
+export function runImageFrom(v: Record<string, unknown>): string {
+  if (v["run-image"]) return String(v["run-image"]);
+  if (layoutMode(v as never)) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
+  const run = readTomlIfExists<RunFile>(String(v.run ?? "/cnb/run.toml"), "run.toml");
+  const image = run?.images?.[0]?.image;
+  if (!image) throw new PhaseError(ExitCode.invalidArgs, `-run-image is required: ${v.run ?? "/cnb/run.toml"} names no run image`);
+  return image;
+}
+
 const flags: FlagSpec[] = [
   ...imageLocationFlags,
   { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "run image reference" },
@@ -127,15 +140,15 @@ export const analyzerCommand: Command = {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
-    const store = imageStoreFrom(v, "analyze");
-    if (layoutMode(v) && !v["run-image"]) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
+    const store = imageStoreFrom(v, "analyze", env);
+    const runImage = runImageFrom(v);
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir with the restorer and exporter");
     if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), [path.resolve(v.layers as string)]);
     await analyze(
       {
         store,
         image: args.positionals[0],
-        runImage: v["run-image"] as string,
+        runImage,
         previousImage: v["previous-image"] as string | undefined,
         layersDir: path.resolve(v.layers as string),
         analyzedPath: path.resolve(v.analyzed as string),

@@ -11,9 +11,9 @@ import type { FlagSpec } from "../cli/flags.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
-import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, layoutMode, ociGcFlag } from "../platform/image-inputs.ts";
+import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
 import { readToml } from "../platform/toml.ts";
-import { analyze } from "./analyzer.ts";
+import { analyze, runImageFrom } from "./analyzer.ts";
 import { build } from "./builder.ts";
 import { commonBuildFlags, detect, orderFlags } from "./detector.ts";
 import { exportOptionsFrom, exportWithPool } from "./exporter.ts";
@@ -58,8 +58,8 @@ export const creatorCommand: Command = {
     if (v.extensions && fs.existsSync(String(v.extensions)) && fs.readdirSync(String(v.extensions)).length) {
       throw new PhaseError(ExitCode.detectOther, "the creator does not support image extensions");
     }
-    const store = imageStoreFrom(v, "create");
-    if (layoutMode(v) && !v["run-image"]) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
+    const store = imageStoreFrom(v, "create", env);
+    const runImage = runImageFrom(v);
     const image = args.positionals[0];
     const abs = (k: string) => path.resolve(String(v[k]));
     const layersDir = abs("layers");
@@ -73,7 +73,7 @@ export const creatorCommand: Command = {
 
     log.info("===> ANALYZING");
     const analyzedPath = abs("analyzed");
-    await analyze({ store, image, runImage: String(v["run-image"]), previousImage: v["previous-image"] as string | undefined, layersDir, analyzedPath, skipLayers: v["skip-layers"] as boolean }, log);
+    await analyze({ store, image, runImage, previousImage: v["previous-image"] as string | undefined, layersDir, analyzedPath, skipLayers: v["skip-layers"] as boolean }, log);
 
     log.info("===> DETECTING");
     const common = { appDir: abs("app"), buildpacksDir: abs("buildpacks"), buildConfigDir: abs("build-config"), platformDir: abs("platform"), platformApi: api, execEnv: env.CNB_EXEC_ENV || "production", env };

@@ -109,7 +109,7 @@ class Assembly {
     const p = progress(`Compressing ${label}`, size ?? 0);
     try {
       const r = await this.pool.runEntries(entries, tmp, (n) => p.update(n));
-      this.sink.commitBlob(tmp, r.digest);
+      await this.sink.commitBlob(tmp, r.digest);
       this.layers.push({ descriptor: { mediaType: typesOf(this.family).layer, digest: r.digest, size: r.size }, diffID: r.diffID, createdBy });
       return r.diffID;
     } finally {
@@ -498,7 +498,7 @@ export const exporterCommand: Command = {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
-    const store = imageStoreFrom(v, "export");
+    const store = imageStoreFrom(v, "export", env);
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
     const cacheDir = v["cache-dir"] ? [path.resolve(v["cache-dir"] as string)] : [];
     privileges?.drop(Number(v.uid), Number(v.gid), [path.resolve(v.layers as string), ...cacheDir, ...layoutDirsToOwn(v)]);

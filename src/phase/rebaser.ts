@@ -155,7 +155,7 @@ export const rebaserCommand: Command = {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
-    const store = imageStoreFrom(v, "rebase");
+    const store = imageStoreFrom(v, "rebase", env);
     if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), layoutDirsToOwn(v));
     try {
       await rebase(

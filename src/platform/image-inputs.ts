@@ -6,6 +6,7 @@
 import type { FlagSpec, FlagValues } from "../cli/flags.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
 import { type ImageStore, LayoutStore } from "../image/store.ts";
+import { RegistryStore } from "../image/registry/store.ts";
 import * as fs from "node:fs";
 import { parseLinkPolicy } from "../image/layout-write.ts";
 
@@ -38,17 +39,19 @@ export function layoutMode(v: FlagValues): boolean {
 }
 
 /**
- * The image store the flags select. Refuses to mix targets with the RFC's message, and says plainly that the
- * registry and daemon targets are not available yet.
+ * The image store the flags select: layouts (`-oci`, `-layout`), else registries. Refuses to mix targets with
+ * the RFC's message, and says plainly that the daemon target is not available yet.
  */
-export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "export" | "create" | "rebase"): ImageStore {
+export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "export" | "create" | "rebase", env: Record<string, string | undefined> = {}): ImageStore {
   const oci = layoutMode(v);
   if (oci && (v.daemon === true || v.publish === true)) {
     throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
   }
   if (!oci) {
-    const what = v.daemon === true ? "a Docker daemon (-daemon)" : "a registry";
-    throw new PhaseError(ExitCode.invalidArgs, `this lifecycle reads and writes images as OCI layouts only: pass -oci (or -layout, CNB_USE_OCI=true) to ${phase}; ${what} is not supported yet`);
+    if (v.daemon === true) {
+      throw new PhaseError(ExitCode.invalidArgs, `a Docker daemon (-daemon) is not supported yet: pass -oci (or -layout) to ${phase} with images as OCI layouts, or leave both out to use registries`);
+    }
+    return new RegistryStore({ insecure: (v["insecure-registry"] as string[] | undefined) ?? [], env });
   }
   const { form, dir } = layoutDir(v);
   let link;

@@ -1,0 +1,186 @@
+/**
+ * A small OCI distribution (registry v2) client over fetch: manifests, blobs (streamed, verified), monolithic
+ * uploads, cross-repository mounts, with anonymous, `CNB_REGISTRY_AUTH` or docker config.json credentials and
+ * the bearer-token flow. HTTP for registries named insecure (`-insecure-registry`).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Raised for a registry error; `status` is the HTTP status (0 when the registry could not be reached). */
+export class RegistryError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+/** How to reach registries. */
+export interface RegistryOptions {
+  /** Registries spoken to over plain HTTP. */
+  insecure?: string[];
+  /** The lifecycle's environment (for `CNB_REGISTRY_AUTH`, `DOCKER_CONFIG`, `HOME`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The `Authorization` header for a registry from `CNB_REGISTRY_AUTH` or docker's config.json, if any. */
+export function credentialFor(registry: string, env: Record<string, string | undefined>): string | undefined {
+  const hosts = registry === "index.docker.io" ? ["index.docker.io", "docker.io", "https://index.docker.io/v1/", "registry-1.docker.io"] : [registry];
+  if (env.CNB_REGISTRY_AUTH) {
+    let map: Record<string, string>;
+    try {
+      map = JSON.parse(env.CNB_REGISTRY_AUTH) as Record<string, string>;
+    } catch {
+      throw new RegistryError(0, "CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header");
+    }
+    for (const h of hosts) if (map[h]) return map[h];
+  }
+  const dir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), ".docker");
+  try {
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as { auths?: Record<string, { auth?: string }> };
+    for (const h of hosts) {
+      const a = cfg.auths?.[h]?.auth ?? cfg.auths?.[`https://${h}`]?.auth;
+      if (a) return `Basic ${a}`;
+    }
+  } catch {
+    // no docker config: anonymous
+  }
+  return undefined;
+}
+
+/** One registry host. */
+export class RegistryClient {
+  private token = new Map<string, string>();
+  private readonly base: string;
+  private readonly credential: string | undefined;
+
+  constructor(readonly registry: string, readonly opts: RegistryOptions = {}) {
+    const host = registry === "index.docker.io" ? "registry-1.docker.io" : registry;
+    const insecure = (opts.insecure ?? []).includes(registry);
+    this.base = `${insecure ? "http" : "https"}://${host}`;
+    this.credential = credentialFor(registry, opts.env ?? {});
+  }
+
+  /** A request with the auth dance: on 401 with a Bearer challenge, fetch a token for the scope and retry. */
+  async request(method: string, urlPath: string, init: { headers?: Record<string, string>; body?: BodyInit | null; scope: string; redirect?: RequestRedirect } ): Promise<Response> {
+    const url = urlPath.startsWith("http") ? urlPath : `${this.base}${urlPath}`;
+    const send = async () => {
+      const headers: Record<string, string> = { ...(init.headers ?? {}) };
+      const tok = this.token.get(init.scope);
+      if (tok) headers.Authorization = tok;
+      else if (this.credential?.startsWith("Basic ") || this.credential?.startsWith("Bearer ")) headers.Authorization = this.credential;
+      try {
+        return await fetch(url, { method, headers, body: init.body ?? null, redirect: init.redirect ?? "follow", ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
+      } catch (e) {
+        throw new RegistryError(0, `cannot reach registry ${this.registry} (${method} ${url}): ${(e as Error).message}`);
+      }
+    };
+    let res = await send();
+    if (res.status === 401) {
+      const challenge = res.headers.get("www-authenticate") ?? "";
+      await res.body?.cancel();
+      if (/^bearer/i.test(challenge)) {
+        this.token.set(init.scope, await this.fetchToken(challenge, init.scope));
+        res = await send();
+      }
+    }
+    return res;
+  }
+
+  private async fetchToken(challenge: string, scope: string): Promise<string> {
+    const params: Record<string, string> = {};
+    for (const m of challenge.matchAll(/(\w+)="([^"]*)"/g)) params[m[1]] = m[2];
+    if (!params.realm) throw new RegistryError(401, `registry ${this.registry} asked for a token without a realm`);
+    const u = new URL(params.realm);
+    if (params.service) u.searchParams.set("service", params.service);
+    u.searchParams.set("scope", params.scope ?? scope);
+    const headers: Record<string, string> = {};
+    if (this.credential) headers.Authorization = this.credential;
+    const res = await fetch(u, { headers });
+    if (!res.ok) throw new RegistryError(res.status, `registry ${this.registry} refused a token for ${scope}: HTTP ${res.status}`);
+    const j = (await res.json()) as { token?: string; access_token?: string };
+    const t = j.token ?? j.access_token;
+    if (!t) throw new RegistryError(res.status, `registry ${this.registry} sent no token for ${scope}`);
+    return `Bearer ${t}`;
+  }
+
+  /** A manifest or index by tag or digest; undefined when the repository or manifest does not exist. */
+  async getManifest(repo: string, reference: string, accept: string[]): Promise<{ bytes: Uint8Array; mediaType: string; digest?: string } | undefined> {
+    const res = await this.request("GET", `/v2/${repo}/manifests/${reference}`, { headers: { Accept: accept.join(", ") }, scope: `repository:${repo}:pull` });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) throw new RegistryError(res.status, `cannot read manifest ${this.registry}/${repo}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    return { bytes: new Uint8Array(await res.arrayBuffer()), mediaType: (res.headers.get("content-type") ?? "").split(";")[0], digest: res.headers.get("docker-content-digest") ?? undefined };
+  }
+
+  /** Whether a blob exists in a repository. */
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    const res = await this.request("HEAD", `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull` });
+    await res.body?.cancel();
+    if (res.status === 404) return false;
+    if (!res.ok) throw new RegistryError(res.status, `cannot check blob ${digest} in ${this.registry}/${repo}: HTTP ${res.status}`);
+    return true;
+  }
+
+  /** A blob's bytes as a stream. */
+  async blob(repo: string, digest: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.request("GET", `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull` });
+    if (!res.ok || !res.body) throw new RegistryError(res.status, `cannot read blob ${digest} from ${this.registry}/${repo}: HTTP ${res.status}`);
+    return res.body;
+  }
+
+  /** Tries to mount a blob from another repository of this registry; true when it is there afterwards. */
+  async mount(repo: string, digest: string, from: string): Promise<boolean> {
+    const scope = `repository:${repo}:push,pull repository:${from}:pull`;
+    const res = await this.request("POST", `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, { scope, redirect: "manual" });
+    await res.body?.cancel();
+    return res.status === 201;
+  }
+
+  /** Uploads a blob (monolithic), from bytes or a file; nothing when the repository already has it. */
+  async upload(repo: string, digest: string, data: Uint8Array | { file: string }): Promise<void> {
+    if (await this.hasBlob(repo, digest)) return;
+    const scope = `repository:${repo}:push,pull`;
+    const start = await this.request("POST", `/v2/${repo}/blobs/uploads/`, { scope, redirect: "manual" });
+    await start.body?.cancel();
+    const location = start.headers.get("location");
+    if (start.status !== 202 || !location) throw new RegistryError(start.status, `cannot start an upload to ${this.registry}/${repo}: HTTP ${start.status}`);
+    const url = new URL(location, this.base);
+    url.searchParams.set("digest", digest);
+    const size = data instanceof Uint8Array ? data.length : fs.statSync(data.file).size;
+    const body = data instanceof Uint8Array ? data : fileStream(data.file);
+    const res = await this.request("PUT", url.toString(), { headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) }, body: body as BodyInit, scope });
+    if (res.status !== 201) throw new RegistryError(res.status, `cannot upload blob ${digest} to ${this.registry}/${repo}: HTTP ${res.status} ${await res.text()}`);
+    await res.body?.cancel();
+  }
+
+  /** Puts a manifest under a tag (or digest). */
+  async putManifest(repo: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<void> {
+    const res = await this.request("PUT", `/v2/${repo}/manifests/${reference}`, { headers: { "Content-Type": mediaType }, body: bytes as unknown as BodyInit, scope: `repository:${repo}:push,pull` });
+    if (res.status !== 201) throw new RegistryError(res.status, `cannot save manifest ${this.registry}/${repo}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    await res.body?.cancel();
+  }
+}
+
+/** A file as a stream of 1 MiB chunks. */
+function fileStream(file: string): ReadableStream<Uint8Array> {
+  let fd: number | undefined;
+  return new ReadableStream<Uint8Array>({
+    start() {
+      fd = fs.openSync(file, "r");
+    },
+    pull(c) {
+      const buf = new Uint8Array(1 << 20);
+      const n = fs.readSync(fd as number, buf, 0, buf.length, null);
+      if (n === 0) {
+        fs.closeSync(fd as number);
+        c.close();
+      } else c.enqueue(buf.subarray(0, n));
+    },
+    cancel() {
+      if (fd !== undefined) fs.closeSync(fd);
+    },
+  });
+}

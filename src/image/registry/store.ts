@@ -1,0 +1,234 @@
+/**
+ * Images in OCI registries behind the same ImageStore interface as layouts, so the phases run unchanged: the
+ * reference lifecycle's default target (no `-oci`/`-layout`, no `-daemon`).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { sha256 } from "../../hash/sha256.ts";
+import type { Image, ImageLayer } from "../image.ts";
+import { hostPlatform } from "../layout.ts";
+import type { LinkResult } from "../layout-write.ts";
+import { type Reference, parseReference } from "../reference.ts";
+import type { ImageSink, ImageStore } from "../store.ts";
+import { type Descriptor, type ImageConfig, type Index, type Manifest, MediaType, isIndexType } from "../types.ts";
+import { RegistryClient, RegistryError, type RegistryOptions } from "./client.ts";
+
+const ACCEPT = [MediaType.ociManifest, MediaType.dockerManifest, MediaType.ociIndex, MediaType.dockerManifestList];
+
+async function digestOf(bytes: Uint8Array): Promise<string> {
+  const h = await sha256();
+  h.update(bytes);
+  return `sha256:${h.hex()}`;
+}
+
+/** An image read from a registry. */
+export class RegistryImage implements Image {
+  constructor(
+    readonly client: RegistryClient,
+    readonly ref: Reference,
+    readonly manifestDescriptor: Descriptor,
+    readonly manifest: Manifest,
+    readonly manifestBytes: Uint8Array,
+    readonly config: ImageConfig,
+    readonly configBytes: Uint8Array,
+  ) {}
+
+  get name(): string {
+    return `${this.ref.registry}/${this.ref.repository}`;
+  }
+  get manifestDigest(): string {
+    return this.manifestDescriptor.digest;
+  }
+  get identifier(): string {
+    return `${this.ref.registry}/${this.ref.repository}@${this.manifestDescriptor.digest}`;
+  }
+  layers(): ImageLayer[] {
+    return this.manifest.layers.map((d, i) => ({ digest: d.digest, diffID: this.config.rootfs.diff_ids[i], size: d.size, mediaType: d.mediaType, descriptor: d, present: true }));
+  }
+  labels(): Record<string, string> {
+    return { ...(this.config.config?.Labels ?? {}) };
+  }
+  isComplete(): boolean {
+    return true;
+  }
+  openBlob(digest: string): ReadableStream<Uint8Array> {
+    const client = this.client;
+    const repo = this.ref.repository;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let hasher: Awaited<ReturnType<typeof sha256>>;
+    return new ReadableStream<Uint8Array>({
+      async start() {
+        hasher = await sha256();
+        reader = (await client.blob(repo, digest)).getReader();
+      },
+      async pull(c) {
+        const { done, value } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (done) {
+          const actual = `sha256:${hasher.hex()}`;
+          if (actual !== digest) c.error(new RegistryError(0, `blob ${digest} from ${client.registry}/${repo} hashes to ${actual}`));
+          else c.close();
+          return;
+        }
+        hasher.update(value);
+        c.enqueue(value);
+      },
+    });
+  }
+  blobFile(): string | undefined {
+    return undefined;
+  }
+}
+
+/** Images in registries. */
+export class RegistryStore implements ImageStore {
+  private clients = new Map<string, RegistryClient>();
+  constructor(readonly opts: RegistryOptions = {}) {}
+
+  get description(): string {
+    return "registries";
+  }
+
+  /** The client of a registry host. */
+  client(registry: string): RegistryClient {
+    let c = this.clients.get(registry);
+    if (!c) {
+      c = new RegistryClient(registry, this.opts);
+      this.clients.set(registry, c);
+    }
+    return c;
+  }
+
+  whereIs(ref: string): string {
+    const r = parseReference(ref);
+    return `${r.registry}/${r.repository}${r.digest ? `@${r.digest}` : `:${r.tag}`}`;
+  }
+
+  async find(ref: string): Promise<Image | undefined> {
+    const r = parseReference(ref);
+    const c = this.client(r.registry);
+    let got = await c.getManifest(r.repository, r.digest ?? (r.tag as string), ACCEPT);
+    if (!got) return undefined;
+    let desc: Descriptor = { mediaType: got.mediaType, digest: got.digest ?? (await digestOf(got.bytes)), size: got.bytes.length };
+    for (let depth = 0; isIndexType(got.mediaType) || isIndexType(JSON.parse(new TextDecoder().decode(got.bytes)).mediaType); depth++) {
+      if (depth > 8) throw new RegistryError(0, `indexes nested too deep at ${ref}`);
+      const idx = JSON.parse(new TextDecoder().decode(got.bytes)) as Index;
+      const want = hostPlatform();
+      const entries = idx.manifests ?? [];
+      const pick = entries.find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture) ?? (entries.length === 1 ? entries[0] : undefined);
+      if (!pick) throw new RegistryError(0, `${ref} has no image for ${want.os}/${want.architecture}`);
+      got = await c.getManifest(r.repository, pick.digest, ACCEPT);
+      if (!got) throw new RegistryError(404, `${ref} lists manifest ${pick.digest}, which the registry does not have`);
+      desc = { mediaType: got.mediaType || pick.mediaType, digest: pick.digest, size: got.bytes.length };
+    }
+    if ((await digestOf(got.bytes)) !== desc.digest) throw new RegistryError(0, `manifest of ${ref} does not match its digest ${desc.digest}`);
+    const manifest = JSON.parse(new TextDecoder().decode(got.bytes)) as Manifest;
+    const cfgStream = await c.blob(r.repository, manifest.config.digest);
+    const configBytes = new Uint8Array(await new Response(cfgStream).arrayBuffer());
+    if ((await digestOf(configBytes)) !== manifest.config.digest) throw new RegistryError(0, `config of ${ref} does not match its digest ${manifest.config.digest}`);
+    const config = JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfig;
+    return new RegistryImage(c, r, desc, manifest, got.bytes, config, configBytes);
+  }
+
+  async open(identifier: string): Promise<Image> {
+    const img = await this.find(identifier);
+    if (!img) throw new RegistryError(404, `image ${identifier} not found`);
+    return img;
+  }
+
+  sink(refs: string[]): ImageSink {
+    return new RegistrySink(this, refs);
+  }
+}
+
+/** Writes one image to a registry repository under one or more tags (all in the first name's repository). */
+class RegistrySink implements ImageSink {
+  private readonly ref: Reference;
+  private readonly client: RegistryClient;
+  private readonly tmpDir: string;
+  private small = new Map<string, { bytes: Uint8Array; mediaType: string }>();
+  private known = new Set<string>();
+
+  constructor(private readonly store: RegistryStore, readonly names: string[]) {
+    if (names.length === 0) throw new Error("no image name to export to");
+    this.ref = parseReference(names[0]);
+    for (const n of names.slice(1)) {
+      const r = parseReference(n);
+      if (r.registry !== this.ref.registry || r.repository !== this.ref.repository) {
+        throw new RegistryError(0, `all tags must be in one repository: ${n} is not in ${this.ref.registry}/${this.ref.repository}`);
+      }
+    }
+    this.client = store.client(this.ref.registry);
+    this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "cnb-export-"));
+  }
+
+  tempBlobPath(): string {
+    return path.join(this.tmpDir, `blob-${Math.random().toString(16).slice(2)}`);
+  }
+  async commitBlob(tmp: string, digest: string): Promise<void> {
+    try {
+      await this.client.upload(this.ref.repository, digest, { file: tmp });
+      this.known.add(digest);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  hasBlob(digest: string): boolean {
+    return this.known.has(digest);
+  }
+  async reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing"> {
+    if (this.known.has(layer.digest) || (await this.client.hasBlob(this.ref.repository, layer.digest))) {
+      this.known.add(layer.digest);
+      return "present";
+    }
+    if (from instanceof RegistryImage && from.ref.registry === this.ref.registry && (await this.client.mount(this.ref.repository, layer.digest, from.ref.repository))) {
+      this.known.add(layer.digest);
+      return "hardlink";
+    }
+    // Another registry (or a layout): stream it through a temporary file.
+    const tmp = this.tempBlobPath();
+    const fd = fs.openSync(tmp, "w");
+    try {
+      const r = from.openBlob(layer.digest).getReader();
+      for (;;) {
+        const { done, value } = await r.read();
+        if (done) break;
+        fs.writeSync(fd, value);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    await this.commitBlob(tmp, layer.digest);
+    return "copy";
+  }
+  async linkFile(src: string, digest: string): Promise<LinkResult> {
+    await this.client.upload(this.ref.repository, digest, { file: src });
+    this.known.add(digest);
+    return "copy";
+  }
+  async writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor> {
+    const digest = await digestOf(data);
+    if (mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest || isIndexType(mediaType)) {
+      this.small.set(digest, { bytes: data, mediaType });
+    } else {
+      await this.client.upload(this.ref.repository, digest, data);
+      this.known.add(digest);
+    }
+    return { mediaType, digest, size: data.length };
+  }
+  async save(manifest: Descriptor): Promise<{ name: string; location: string }[]> {
+    const m = this.small.get(manifest.digest);
+    if (!m) throw new Error(`manifest ${manifest.digest} was not written to this sink`);
+    const saved: { name: string; location: string }[] = [];
+    for (const n of this.names) {
+      const r = parseReference(n);
+      await this.client.putManifest(r.repository, r.tag ?? manifest.digest, m.bytes, m.mediaType);
+      saved.push({ name: n, location: `${r.registry}/${r.repository}` });
+    }
+    fs.rmSync(this.tmpDir, { recursive: true, force: true });
+    return saved;
+  }
+  blobFile(): string | undefined {
+    return undefined;
+  }
+}
