@@ -62,7 +62,7 @@ export class RegistryClient {
   }
 
   /** A request with the auth dance: on 401 with a Bearer challenge, fetch a token for the scope and retry. */
-  async request(method: string, urlPath: string, init: { headers?: Record<string, string>; body?: BodyInit | null; scope: string; redirect?: RequestRedirect } ): Promise<Response> {
+  async request(method: string, urlPath: string, init: { headers?: Record<string, string>; body?: BodyInit | null; scope: string; redirect?: RequestRedirect }): Promise<Response> {
     const url = urlPath.startsWith("http") ? urlPath : `${this.base}${urlPath}`;
     const send = async () => {
       const headers: Record<string, string> = { ...(init.headers ?? {}) };

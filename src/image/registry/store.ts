@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../hash/sha256.ts";
+import { writeAll } from "../../fsutil/atomic.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import { hostPlatform } from "../layout.ts";
 import type { LinkResult } from "../layout-write.ts";
@@ -193,7 +194,7 @@ class RegistrySink implements ImageSink {
       for (;;) {
         const { done, value } = await r.read();
         if (done) break;
-        fs.writeSync(fd, value);
+        writeAll(fd, value);
       }
     } finally {
       fs.closeSync(fd);
