@@ -84,6 +84,27 @@ describe("registry", () => {
     expect(e2.out).toContain(`*** Digest: ${digest}`);
   }, 60_000);
 
+  test("a run image in another registry: its blobs are streamed through and verified", async () => {
+    const other = await startRegistry();
+    try {
+      const root = tmpDir("reg3-");
+      const run1 = await makeRunImage(path.join(root, "oci"), "cnb/run", "v1");
+      tool("skopeo", ["copy", "--insecure-policy", "--dest-tls-verify=false", `oci:${run1.layout}:v1`, `docker://${other.host}/cnb/run:v1`]);
+      const b = makeBuiltLayers(root);
+      const env = { CNB_LAYERS_DIR: b.layers, CNB_APP_DIR: b.app, CNB_INSECURE_REGISTRIES: `${reg.host},${other.host}` };
+      const app = `${reg.host}/cross`;
+      expect((await run("analyzer", ["-run-image", `${other.host}/cnb/run:v1`, app], env)).err).toBe("");
+      const e = await run("exporter", ["-launcher", b.launcher, app], env);
+      expect(e.err).toBe("");
+      const copy = path.join(root, "copy");
+      tool("skopeo", ["copy", "--insecure-policy", "--src-tls-verify=false", `docker://${app}:latest`, `oci:${copy}:latest`]);
+      const img = await Layout.open(copy).image();
+      expect(img.layers().slice(0, 3).map((l) => l.digest)).toEqual(run1.layers.map((l) => l.digest));
+    } finally {
+      other.stop();
+    }
+  }, 60_000);
+
   test("-oci with -publish is still refused; tags in another repository are refused", async () => {
     const root = tmpDir("reg2-");
     const b = makeBuiltLayers(root);
