@@ -7,27 +7,15 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { main } from "../src/cli/main.ts";
 import { Layout } from "../src/image/layout.ts";
 import { createOciValidator } from "../src/image/schema.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { readToml } from "../src/platform/toml.ts";
+import { run, tool } from "./helpers/run.ts";
 
 const validator = createOciValidator(new URL("../../shared/fixtures/external/oci-schema/", import.meta.url));
 
-async function run(phase: string, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
-function tool(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.error) throw new Error(`${cmd} is not installed (CI installs it in .ci/run): ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 /** A fresh build directory with run images and built layers; returns env and a runner of analyze+export. */
 async function setup(opts: { docker?: boolean } = {}) {

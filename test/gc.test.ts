@@ -4,19 +4,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { main } from "../src/cli/main.ts";
 import { Layout } from "../src/image/layout.ts";
 import { gcLayout } from "../src/image/layout-gc.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
+import { run } from "./helpers/run.ts";
 
 const LAYOUTS = fileURLToPath(new URL("../../shared/fixtures/external/layouts/", import.meta.url));
 
-async function run(phase: string, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const blobs = (dir: string) => fs.readdirSync(path.join(dir, "blobs", "sha256")).sort();
 

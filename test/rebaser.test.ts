@@ -3,17 +3,11 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { main } from "../src/cli/main.ts";
 import { Layout } from "../src/image/layout.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { readToml } from "../src/platform/toml.ts";
+import { run } from "./helpers/run.ts";
 
-async function run(phase: string, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 /** An app image built on cnb/run:v1, and the run images it may be rebased on. */
 async function setup() {

@@ -6,26 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { main } from "../src/cli/main.ts";
 import { Layout } from "../src/image/layout.ts";
 import { readToml } from "../src/platform/toml.ts";
 import type { AnalyzedFile } from "../src/platform/files.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { type TestRegistry, startRegistry } from "./helpers/registry.ts";
+import { run, tool } from "./helpers/run.ts";
 
-async function run(phase: string, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
-function tool(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.error) throw new Error(`${cmd} is not installed (CI installs it): ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 let reg: TestRegistry;
 beforeAll(async () => {
