@@ -63,7 +63,9 @@ export function commitTemp(tmp: string, target: string): void {
 
 /**
  * Runs `fn` holding an exclusive lock file (`<target>.lock`, created with O_EXCL). Waits up to `timeoutMs` for
- * another holder; a lock whose holder process is gone is taken over.
+ * another holder; a lock whose holder process is gone is taken over. Known limit: when two processes find the
+ * same dead holder's lock at once, the second may remove the lock the first has just taken; only a holder that
+ * crashed leads there.
  */
 export async function withLock<T>(target: string, fn: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
   const lock = `${target}.lock`;
