@@ -1,4 +1,5 @@
-/** Exit codes of the platform spec, and the error type that carries one. */
+/** Exit codes of the platform spec, the error type that carries one, and how errors become exit codes. */
+import type { Logger } from "./log.ts";
 
 /** The lifecycle's exit codes (platform spec, "Exit codes"). */
 export const ExitCode = {
@@ -25,5 +26,23 @@ export class PhaseError extends Error {
   constructor(readonly code: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "PhaseError";
+  }
+}
+
+/**
+ * Runs `fn`, printing an error as `ERROR: <message>` and turning it into an exit code: a PhaseError's own, else
+ * `fallback` (with `prefix` before the message).
+ */
+export async function reportErrors(log: Logger, fn: () => Promise<number>, fallback: number = ExitCode.failed, prefix = ""): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof PhaseError) {
+      log.error(e.message);
+      return e.code;
+    }
+    log.error(`${prefix}${(e as Error).message ?? String(e)}`);
+    if ((e as Error).stack) log.debug((e as Error).stack as string);
+    return fallback;
   }
 }

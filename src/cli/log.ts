@@ -46,3 +46,14 @@ export class Logger {
     this.sink.err(`ERROR: ${msg}`);
   }
 }
+
+/** A logger at the level `CNB_LOG_LEVEL` names (info when unset; an unknown level is reported and ignored). */
+export function loggerFromEnv(env: Record<string, string | undefined>, sink?: Sink): Logger {
+  const log = new Logger("info", sink);
+  try {
+    log.level = Logger.parseLevel(env.CNB_LOG_LEVEL || "info");
+  } catch (e) {
+    log.warn((e as Error).message);
+  }
+  return log;
+}

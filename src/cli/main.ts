@@ -4,9 +4,9 @@
  */
 import * as path from "node:path";
 import type { Command } from "./command.ts";
-import { ExitCode, PhaseError } from "./exit.ts";
+import { ExitCode, reportErrors } from "./exit.ts";
 import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
-import { Logger, type Sink } from "./log.ts";
+import { Logger, type Sink, loggerFromEnv } from "./log.ts";
 import { inspectCommand } from "./inspect.ts";
 import { gcCommand } from "./gc.ts";
 import { analyzerCommand } from "../phase/analyzer.ts";
@@ -95,36 +95,12 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     return ExitCode.invalidArgs;
   }
   for (const w of parsed.warnings) log.warn(w);
-  try {
-    const privileges = opts.ownProcess ? { drop: (uid: number, gid: number, dirs: string[]) => void dropPrivileges(uid, gid, dirs, log) } : undefined;
-    return await cmd.run({ args: parsed, log, env, privileges });
-  } catch (e) {
-    if (e instanceof PhaseError) {
-      log.error(e.message);
-      return e.code;
-    }
-    log.error((e as Error).message ?? String(e));
-    if (log.level === "debug" && (e as Error).stack) log.debug((e as Error).stack as string);
-    return ExitCode.failed;
-  }
+  const privileges = opts.ownProcess ? { drop: (uid: number, gid: number, dirs: string[]) => void dropPrivileges(uid, gid, dirs, log) } : undefined;
+  return reportErrors(log, () => cmd.run({ args: parsed, log, env, privileges }));
 }
 
 /** Runs a command that takes its arguments untouched (the launcher: the app's arguments may look like flags). */
 async function runRaw(cmd: Command, argv0: string, args: string[], env: Record<string, string | undefined>, sink: Sink): Promise<number> {
-  const log = new Logger("info", sink);
-  try {
-    log.level = Logger.parseLevel(env.CNB_LOG_LEVEL || "info");
-  } catch (e) {
-    log.warn((e as Error).message);
-  }
-  try {
-    return await cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, argv0 });
-  } catch (e) {
-    if (e instanceof PhaseError) {
-      log.error(e.message);
-      return e.code;
-    }
-    log.error((e as Error).message ?? String(e));
-    return ExitCode.failed;
-  }
+  const log = loggerFromEnv(env, sink);
+  return reportErrors(log, () => cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, argv0 }));
 }

@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Env } from "../buildpack/env.ts";
 import type { Command, CommandContext } from "../cli/command.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import { Logger, type Sink } from "../cli/log.ts";
+import { ExitCode, PhaseError, reportErrors } from "../cli/exit.ts";
+import { type Logger, type Sink, loggerFromEnv } from "../cli/log.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { PROCESS_DIR, applyLaunchLayers, layerScripts, newLaunchEnv } from "../launch/env.ts";
 import { type ExecMode, type ExecSpec, execProgram, lookPath } from "../launch/exec.ts";
@@ -147,22 +147,8 @@ export function isProcessInvocation(argv0: string, env: Record<string, string | 
  * @example process.exit(await launcherMain(process.argv0, process.argv.slice(2), process.env))
  */
 export async function launcherMain(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink, exec?: ExecMode): Promise<number> {
-  const log = new Logger("info", sink);
-  try {
-    log.level = Logger.parseLevel(env.CNB_LOG_LEVEL || "info");
-  } catch (e) {
-    log.warn((e as Error).message);
-  }
-  try {
-    return await runLauncher({ argv0, args, env, log, exec });
-  } catch (e) {
-    if (e instanceof PhaseError) {
-      log.error(e.message);
-      return e.code;
-    }
-    log.error(`failed to launch: ${(e as Error).message ?? String(e)}`);
-    return ExitCode.launch;
-  }
+  const log = loggerFromEnv(env, sink);
+  return reportErrors(log, () => runLauncher({ argv0, args, env, log, exec }), ExitCode.launch, "failed to launch: ");
 }
 
 /**
@@ -176,7 +162,12 @@ export const launcherCommand: Command & { rawArgs: true } = {
   synopsis: "[--] [<command> [<args>...]]",
   flags: [],
   async run(ctx: CommandContext): Promise<number> {
-    const argv0 = (ctx as CommandContext & { argv0?: string }).argv0 ?? process.argv0 ?? process.argv[0];
-    return await runLauncher({ argv0, args: ctx.args.positionals, env: ctx.env, log: ctx.log });
+    const argv0 = ctx.argv0 ?? process.argv0 ?? process.argv[0];
+    try {
+      return await runLauncher({ argv0, args: ctx.args.positionals, env: ctx.env, log: ctx.log });
+    } catch (e) {
+      if (e instanceof PhaseError) throw e;
+      throw new PhaseError(ExitCode.launch, `failed to launch: ${(e as Error).message ?? String(e)}`, { cause: e });
+    }
   },
 };
