@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
-import { commitTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, fillTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { TarEntry } from "../layer/tar-entries.ts";
 import { tarChunks } from "../layer/tar-writer.ts";
 import type { BuildpackLayersMetadata } from "../platform/files.ts";
@@ -66,20 +66,13 @@ export class VolumeCache {
   /** Writes a layer's tar into staging and returns its diffID. */
   async add(entries: Iterable<TarEntry>): Promise<string> {
     const tmp = tempPathFor(path.join(this.staging, "layer.tar"));
-    const fd = fs.openSync(tmp, "wx", 0o644);
     const h = await sha256();
-    try {
+    fillTemp(tmp, (fd) => {
       for (const c of tarChunks(entries)) {
         h.update(c);
         writeAll(fd, c);
       }
-      fs.fsyncSync(fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    }
-    fs.closeSync(fd);
+    });
     const diffID = `sha256:${h.hex()}`;
     const dest = path.join(this.staging, `${diffID}.tar`);
     if (fs.existsSync(dest)) fs.rmSync(tmp);

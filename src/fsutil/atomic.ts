@@ -37,9 +37,18 @@ export function fsyncDir(dir: string): void {
  */
 export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = tempPathFor(target);
+  fillTemp(tmp, (fd) => writeAll(fd, typeof data === "string" ? new TextEncoder().encode(data) : data), mode);
+  commitTemp(tmp, target);
+}
+
+/**
+ * Creates `tmp` (exclusively), lets `write` fill it, fsyncs and closes it; on any error the file is removed and
+ * the error rethrown. The caller then renames it into place (commitTemp).
+ */
+export function fillTemp(tmp: string, write: (fd: number) => void, mode = 0o644): void {
   const fd = fs.openSync(tmp, "wx", mode);
   try {
-    writeAll(fd, typeof data === "string" ? new TextEncoder().encode(data) : data);
+    write(fd);
     fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
@@ -47,7 +56,6 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode 
     throw e;
   }
   fs.closeSync(fd);
-  commitTemp(tmp, target);
 }
 
 /** Renames a finished (already fsynced) temporary file onto `target` and syncs the directory. */

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commitTemp, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, fillTemp, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { progress } from "../cli/progress.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
@@ -125,33 +125,22 @@ export class LayoutWriter {
     const h = await sha256();
     const buf = new Uint8Array(1 << 20);
     const inFd = fs.openSync(src, "r");
-    let outFd: number;
-    try {
-      outFd = fs.openSync(tmp, "wx", 0o644);
-    } catch (e) {
-      fs.closeSync(inFd);
-      throw e;
-    }
     const bar = progress(`Copying blob ${digest.slice(7, 19)}`, fs.fstatSync(inFd).size);
     let done = 0;
     try {
-      for (;;) {
-        const n = fs.readSync(inFd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
-        writeAll(outFd, buf.subarray(0, n));
-        bar.update((done += n));
-      }
-      fs.fsyncSync(outFd);
-    } catch (e) {
-      fs.closeSync(outFd);
-      fs.rmSync(tmp, { force: true });
-      throw e;
+      fillTemp(tmp, (outFd) => {
+        for (;;) {
+          const n = fs.readSync(inFd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          h.update(buf.subarray(0, n));
+          writeAll(outFd, buf.subarray(0, n));
+          bar.update((done += n));
+        }
+      });
     } finally {
       bar.done();
       fs.closeSync(inFd);
     }
-    fs.closeSync(outFd);
     const actual = `sha256:${h.hex()}`;
     if (actual !== digest) {
       fs.rmSync(tmp, { force: true });
