@@ -29,7 +29,7 @@ function create(extra: string[] = []) {
   const args = [
     "creator", "-oci", "-oci-dir", oci, "-run-image", "cnb/busybox-run:v1",
     "-layers", layers, "-app", app, "-cache-dir", cache,
-    "-buildpacks", path.join(ROOT, "fixtures/buildpacks"), "-order", path.join(ROOT, "fixtures/order/build.toml"),
+    "-buildpacks", path.join(work, "buildpacks"), "-order", path.join(work, "build.toml"),
     "-platform", path.join(work, "platform"), "-launcher", bin, "-uid", "1000", "-gid", "1000", ...extra, "e2e-app",
   ];
   const r = spawnSync(bin, args, { encoding: "utf8", env: { PATH: process.env.PATH, CNB_PLATFORM_API: "0.15" } });
@@ -60,6 +60,10 @@ beforeAll(() => {
   cache = path.join(work, "cache");
   for (const d of [oci, layers, cache, path.join(work, "platform")]) fs.mkdirSync(d, { recursive: true });
   fs.cpSync(path.join(ROOT, "fixtures/app"), app, { recursive: true });
+  // The creator drops to uid 1000, which may not reach this checkout (a private clone directory): the
+  // buildpacks and the order go beside the rest, in the world-readable work directory.
+  fs.cpSync(path.join(ROOT, "fixtures/buildpacks"), path.join(work, "buildpacks"), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "fixtures/order/build.toml"), path.join(work, "build.toml"));
   spawnSync("chown", ["-R", "1000:1000", app]);
 }, 120_000);
 

@@ -164,8 +164,9 @@ describe("exporter", () => {
     const s = await setup();
     fs.chmodSync(s.root, 0o755); // mkdtemp makes it 0700; the build user must be able to reach its directories
     expect((await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], s.env)).code).toBe(0);
-    // Its own process (the in-process runs above never drop privileges).
-    const r = spawnSync(process.execPath, [path.join(import.meta.dir, "../src/main.ts"), "exporter", "-launcher", s.b.launcher, "-cache-dir", s.cache, "my-app"], { env: { ...process.env, ...s.env }, encoding: "utf8" });
+    // Its own process (the in-process runs above never drop privileges). One compressing thread: a worker's
+    // script is read from this checkout after the drop, and uid 1000 may not reach a private checkout.
+    const r = spawnSync(process.execPath, [path.join(import.meta.dir, "../src/main.ts"), "exporter", "-launcher", s.b.launcher, "-cache-dir", s.cache, "my-app"], { env: { ...process.env, ...s.env, CNB_LIFECYCLE_WORKERS: "1" }, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const app = Layout.open(path.join(s.oci, "my-app"));
