@@ -160,10 +160,12 @@ describe("exporter", () => {
     expect((await s.build()).out).toContain("Reusing 2/2 app layer(s)");
   });
 
-  (process.getuid?.() === 0 ? test : test.skip)("started as root, the exporter hands its directories to the build user and drops to it", async () => {
+  (process.getuid?.() === 0 ? test : test.skip)("started as root, the exporter hands the cache to the build user, drops to it and writes as it", async () => {
     const s = await setup();
     fs.chmodSync(s.root, 0o755); // mkdtemp makes it 0700; the build user must be able to reach its directories
     expect((await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], s.env)).code).toBe(0);
+    // The builder, running as the build user, left the layers directory as its own.
+    spawnSync("chown", ["-R", "1000:1000", s.b.layers]);
     // Its own process (the in-process runs above never drop privileges). One compressing thread: a worker's
     // script is read from this checkout after the drop, and uid 1000 may not reach a private checkout.
     const r = spawnSync(process.execPath, [path.join(import.meta.dir, "../src/main.ts"), "exporter", "-launcher", s.b.launcher, "-cache-dir", s.cache, "my-app"], { env: { ...process.env, ...s.env, CNB_LIFECYCLE_WORKERS: "1" }, encoding: "utf8" });

@@ -1,6 +1,7 @@
 /** The shape every phase and tool command of the multi-call binary has. */
 import type { FlagSpec, ParsedArgs } from "./flags.ts";
 import type { Logger } from "./log.ts";
+import type { BuildUser, DropPlan } from "../buildpack/privileges.ts";
 
 /** What a command receives. */
 export interface CommandContext {
@@ -11,9 +12,9 @@ export interface CommandContext {
   argv0?: string;
   /**
    * Present when the command runs as its own process (not in-process, as in tests): root-capable phases call
-   * `drop` to hand their directories to the build user and become that user.
+   * `drop` to prepare the directories the build user writes and become that user.
    */
-  privileges?: { drop(uid: number, gid: number, dirs: string[]): void };
+  privileges?: { drop(user: BuildUser, plan: DropPlan): Promise<void> };
 }
 
 /** A phase (`analyzer`, …) or a tool command (`inspect`) of the binary. */

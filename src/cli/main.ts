@@ -18,7 +18,7 @@ import { restorerCommand } from "../phase/restorer.ts";
 import { rebaserCommand } from "../phase/rebaser.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../version.ts";
-import { dropPrivileges } from "../buildpack/privileges.ts";
+import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
 export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand, gcCommand];
@@ -95,7 +95,7 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     return ExitCode.invalidArgs;
   }
   for (const w of parsed.warnings) log.warn(w);
-  const privileges = opts.ownProcess ? { drop: (uid: number, gid: number, dirs: string[]) => void dropPrivileges(uid, gid, dirs, log) } : undefined;
+  const privileges = opts.ownProcess ? { drop: async (user: BuildUser, plan: DropPlan) => void (await dropPrivileges(user, plan, log)) } : undefined;
   return reportErrors(log, () => cmd.run({ args: parsed, log, env, privileges }));
 }
 

@@ -90,7 +90,8 @@ export class LayoutWriter {
 
   /**
    * Brings the blob `digest` from the file `src` (in another layout) into this one: nothing when it is present,
-   * else a hardlink (falling back to a copy across filesystems), a symlink, or a copy, as the policy says.
+   * else a hardlink (falling back to a copy across filesystems, or where the kernel refuses the link), a symlink,
+   * or a copy, as the policy says.
    */
   async linkBlob(src: string, digest: string, policy: LinkPolicy = "hardlink"): Promise<LinkResult> {
     const dest = this.blobPath(digest);
@@ -118,6 +119,21 @@ export class LayoutWriter {
     }
     await this.copyVerified(src, dest, digest);
     return "copy";
+  }
+
+  /** Hardlinks the blob `digest` from `src` if it is not here yet; false when the link cannot be made. */
+  tryHardlink(src: string, digest: string): boolean {
+    const dest = this.blobPath(digest);
+    if (fs.existsSync(dest)) return true;
+    const tmp = tempPathFor(dest);
+    try {
+      fs.linkSync(src, tmp);
+      commitTemp(tmp, dest);
+      return true;
+    } catch {
+      fs.rmSync(tmp, { force: true });
+      return false;
+    }
   }
 
   private async copyVerified(src: string, dest: string, digest: string): Promise<void> {

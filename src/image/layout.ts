@@ -27,6 +27,14 @@ export class LayoutError extends Error {
   }
 }
 
+/** A layout that exists but holds no image of that name (or no image at all): the image is not there. */
+export class NoSuchImageError extends LayoutError {
+  constructor(layout: string, message: string) {
+    super(layout, message);
+    this.name = "NoSuchImageError";
+  }
+}
+
 /** The only layout version this reader knows. */
 export const LAYOUT_VERSION = "1.0.0";
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
@@ -169,7 +177,7 @@ export class Layout {
       start = entries;
     }
     const uniq = new Map(start.map((d) => [d.digest, d]));
-    if (uniq.size === 0) throw new LayoutError(this.dir, `${path.join(this.dir, "index.json")} lists no images`);
+    if (uniq.size === 0) throw new NoSuchImageError(this.dir, `${path.join(this.dir, "index.json")} lists no images`);
     if (uniq.size > 1) {
       const all = [...uniq.values()];
       const asPlatforms = all.every((d) => d.platform && !d.annotations?.[REF_NAME]);
@@ -210,7 +218,7 @@ export class Layout {
     if (found.length === 0) {
       const names = entries.map((d) => d.annotations?.[REF_NAME]).filter((n): n is string => !!n);
       const have = names.length ? `it names ${names.map((n) => `"${n}"`).join(", ")}` : "it names no images";
-      throw new LayoutError(this.dir, `no image named "${name}" in ${path.join(this.dir, "index.json")}: ${have}`);
+      throw new NoSuchImageError(this.dir, `no image named "${name}" in ${path.join(this.dir, "index.json")}: ${have}`);
     }
     return found;
   }

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Layout, LayoutError, type LayoutImage, type Selector } from "./layout.ts";
+import { Layout, NoSuchImageError, type LayoutImage, type Selector } from "./layout.ts";
 import { type Reference, canonicalLayoutPath, confined, parseReference, rfcLayoutPath } from "./reference.ts";
 
 /** A layout directory and the name of the image inside it. */
@@ -69,7 +69,7 @@ export async function layoutImageExists(dir: string, input: string): Promise<boo
     return true;
   } catch (e) {
     if (e instanceof ImageNotFoundError) return false;
-    if (e instanceof LayoutError && /no image named/.test(e.message)) return false;
+    if (e instanceof NoSuchImageError) return false;
     throw e;
   }
 }

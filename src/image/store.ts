@@ -5,10 +5,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Image, ImageLayer } from "./image.ts";
-import { Layout, LayoutError } from "./layout.ts";
+import { Layout, NoSuchImageError } from "./layout.ts";
 import { type LinkPolicy, type LinkResult, LayoutWriter } from "./layout-write.ts";
 import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutImage } from "./locate.ts";
 import type { Descriptor } from "./types.ts";
+import type { Logger } from "../cli/log.ts";
+import { type BuildUser, mkdirOwned } from "../buildpack/privileges.ts";
 
 /** Finds images by reference and opens sinks for new ones. */
 export interface ImageStore {
@@ -20,8 +22,15 @@ export interface ImageStore {
   whereIs(ref: string): string;
   /** Reopens an image by the identifier an earlier phase recorded (`Image.identifier`). */
   open(identifier: string): Promise<Image>;
-  /** A sink that writes the image `ref` (and, with `save`, its further tags). */
-  sink(refs: string[]): ImageSink;
+  /** A sink that writes the image `ref` (and, with `save`, its further tags); `log` hears how blobs came in. */
+  sink(refs: string[], log?: Logger): ImageSink;
+  /**
+   * Run as root before a phase drops to the build user: creates, for that user, what a sink for `refs` will
+   * write (directories the lifecycle owns), and brings in the blobs of `sources` that the build user could not
+   * link itself (Linux's protected_hardlinks refuses links to another user's files). Never changes an existing
+   * file's owner or mode.
+   */
+  prepareOutput(refs: string[], user: BuildUser, sources: Image[]): Promise<void>;
 }
 
 /** Where a new image's blobs and manifest go. */
@@ -69,7 +78,7 @@ export class LayoutStore implements ImageStore {
       return await openLayoutImage(this.opts.dir, ref);
     } catch (e) {
       if (e instanceof ImageNotFoundError) return undefined;
-      if (e instanceof LayoutError && /no image named/.test(e.message)) return undefined;
+      if (e instanceof NoSuchImageError) return undefined;
       throw e;
     }
   }
@@ -89,8 +98,25 @@ export class LayoutStore implements ImageStore {
     return Layout.open(path.isAbsolute(dir) ? dir : path.resolve(this.opts.dir, dir)).image({ digest: identifier.slice(at + 1) });
   }
 
-  sink(refs: string[]): ImageSink {
-    return new LayoutSink(this.opts, refs);
+  sink(refs: string[], log?: Logger): ImageSink {
+    return new LayoutSink(this.opts, refs, log);
+  }
+
+  async prepareOutput(refs: string[], user: BuildUser, sources: Image[]): Promise<void> {
+    const dirs = [...new Set(refs.map((r) => appImageLocation(this.opts.dir, r, this.opts.form).path))];
+    for (const dir of dirs) {
+      const before = new Set(["", "blobs", "blobs/sha256", "index.json", "oci-layout"].filter((n) => fs.existsSync(path.join(dir, n))));
+      mkdirOwned(dir, user);
+      const w = LayoutWriter.open(dir);
+      for (const n of ["blobs", "blobs/sha256", "index.json", "oci-layout"]) if (!before.has(n)) fs.chownSync(path.join(dir, n), user.uid, user.gid);
+      if ((this.opts.link ?? "hardlink") !== "hardlink") continue;
+      for (const img of sources) {
+        for (const l of img.layers()) {
+          const src = img.blobFile(l.digest);
+          if (src) w.tryHardlink(src, l.digest);
+        }
+      }
+    }
   }
 }
 
@@ -99,7 +125,10 @@ class LayoutSink implements ImageSink {
   private readonly targets: { name: string; path: string; refName?: string }[];
   private writers = new Map<string, LayoutWriter>();
 
-  constructor(private readonly opts: LayoutStoreOptions, readonly names: string[]) {
+  /** Blobs copied because a hardlink was refused or the policy says copy: count and bytes. */
+  private copied = { count: 0, bytes: 0 };
+
+  constructor(private readonly opts: LayoutStoreOptions, readonly names: string[], private readonly log?: Logger) {
     if (names.length === 0) throw new Error("no image name to export to");
     this.targets = names.map((n) => {
       const loc = appImageLocation(opts.dir, n, opts.form);
@@ -141,8 +170,13 @@ class LayoutSink implements ImageSink {
     return this.linkFile(src, layer.digest);
   }
 
-  linkFile(src: string, digest: string): Promise<LinkResult> {
-    return this.primary().linkBlob(src, digest, this.opts.link ?? "hardlink");
+  async linkFile(src: string, digest: string): Promise<LinkResult> {
+    const r = await this.primary().linkBlob(src, digest, this.opts.link ?? "hardlink");
+    if (r === "copy") {
+      this.copied.count++;
+      this.copied.bytes += fs.statSync(src).size;
+    }
+    return r;
   }
 
   writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor> {
@@ -160,6 +194,10 @@ class LayoutSink implements ImageSink {
       const refNames = ts.map((t) => t.refName).filter((n): n is string => n !== undefined);
       await w.addToIndex(manifest, refNames);
       for (const t of ts) saved.push({ name: t.name, location: p });
+    }
+    if (this.copied.count > 0) {
+      const why = (this.opts.link ?? "hardlink") === "copy" ? "-oci-link copy" : "the kernel refused hardlinks to them for this user (protected_hardlinks) or they are on another filesystem";
+      this.log?.info(`Copied ${this.copied.count} blob(s) (${(this.copied.bytes / 1e6).toFixed(1)} MB) from other layouts into ${primary.dir}: ${why}`);
     }
     return saved;
   }

@@ -143,7 +143,7 @@ export const analyzerCommand: Command = {
     const store = imageStoreFrom(v, "analyze", env);
     const runImage = runImageFrom(v);
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir with the restorer and exporter");
-    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), [path.resolve(v.layers as string)]);
+    if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [path.resolve(v.layers as string)], volumes: v["launch-cache"] ? [path.resolve(String(v["launch-cache"]))] : [] });
     await analyze(
       {
         store,

@@ -11,8 +11,8 @@ import type { FlagSpec } from "../cli/flags.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
-import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
-import { readToml } from "../platform/toml.ts";
+import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
+import { readToml, unwritable } from "../platform/toml.ts";
 import { analyze, runImageFrom } from "./analyzer.ts";
 import { build } from "./builder.ts";
 import { commonBuildFlags, detect, orderFlags } from "./detector.ts";
@@ -65,11 +65,20 @@ export const creatorCommand: Command = {
     const layersDir = abs("layers");
     const uid = Number(v.uid);
     const gid = Number(v.gid);
-    fs.mkdirSync(layersDir, { recursive: true });
     const cacheDir = v["cache-dir"] ? abs("cache-dir") : undefined;
     const images = [image, ...((v.tag as string[]) ?? [])];
-    privileges?.drop(uid, gid, [layersDir, ...(cacheDir ? [cacheDir] : []), ...layoutDirsToOwn(v)]);
+    const launchCache = v["launch-cache"] ? abs("launch-cache") : undefined;
+    await privileges?.drop(
+      { uid, gid },
+      {
+        volumes: [cacheDir, launchCache],
+        workDirs: [layersDir],
+        prepare: async (user) => store.prepareOutput(images, user, [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined)),
+      },
+    );
     refuseRoot("create", env);
+    const why = unwritable(abs("report"));
+    if (why) throw new PhaseError(ExitCode.export, `cannot write the report to ${abs("report")} (-report, CNB_REPORT_PATH): ${why}; nothing was built`);
 
     log.info("===> ANALYZING");
     const analyzedPath = abs("analyzed");

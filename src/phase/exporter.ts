@@ -30,9 +30,9 @@ import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
 import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { layoutDirsToOwn, imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
+import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
-import { readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
+import { readToml, readTomlIfExists, unwritable, writeToml } from "../platform/toml.ts";
 import { VERSION } from "../version.ts";
 
 /** What the exporter needs. */
@@ -182,7 +182,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   const prevMD: LayersMetadata = previous ? fromAnalyzedToml(o.analyzed.metadata as Record<string, unknown> | undefined) : {};
   const buildMD = readToml<BuildMetadataFile>(path.join(o.layersDir, "config", "metadata.toml"), "build metadata");
   const family = familyOf(run.manifestDescriptor.mediaType);
-  const sink = o.store.sink(o.images);
+  const sink = o.store.sink(o.images, log);
   const asm = new Assembly(sink, family, previous, o.pool, log, o.statIndex);
 
   // 1. Run-image layers, as they are.
@@ -315,7 +315,11 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   log.info(`*** Manifest Size: ${manifestDesc.size}`);
   const report: ReportFile = { image: { tags: o.images.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
   writeToml(o.reportPath, report);
-  o.statIndex?.save();
+  try {
+    o.statIndex?.save();
+  } catch (e) {
+    log.debug(`the stat index was not saved (the next export reads every layer again): ${(e as Error).message}`);
+  }
   if (o.gcMinAgeMs !== undefined) {
     for (const loc of new Set(saved.map((x) => x.location))) {
       const g = await gcLayout(loc, o.gcMinAgeMs);
@@ -487,6 +491,18 @@ export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOpt
   }
 }
 
+/** The run image the exporter will use, if it can be found now (to prepare its blobs for the build user). */
+async function runImageSources(store: ImageStore, v: Record<string, unknown>): Promise<Image[]> {
+  try {
+    if (v["run-image"]) return [(await store.find(String(v["run-image"])))].filter((x): x is Image => !!x);
+    const analyzed = readTomlIfExists<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml");
+    const ref = analyzed?.["run-image"]?.reference;
+    return ref ? [await store.open(ref)] : [];
+  } catch {
+    return []; // the export itself reports what is wrong with the run image
+  }
+}
+
 /** `exporter [flags] <image> [<image>...]` */
 export const exporterCommand: Command = {
   name: "exporter",
@@ -500,8 +516,15 @@ export const exporterCommand: Command = {
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
     const store = imageStoreFrom(v, "export", env);
     if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
-    const cacheDir = v["cache-dir"] ? [path.resolve(v["cache-dir"] as string)] : [];
-    privileges?.drop(Number(v.uid), Number(v.gid), [path.resolve(v.layers as string), ...cacheDir, ...layoutDirsToOwn(v)]);
+    const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
+    const launchCache = v["launch-cache"] ? path.resolve(v["launch-cache"] as string) : undefined;
+    await privileges?.drop(
+      { uid: Number(v.uid), gid: Number(v.gid) },
+      { volumes: [cacheDir, launchCache], prepare: async (user) => store.prepareOutput(args.positionals, user, await runImageSources(store, v)) },
+    );
+    const report = path.resolve(v.report as string);
+    const why = unwritable(report);
+    if (why) throw new PhaseError(ExitCode.export, `cannot write the report to ${report} (-report, CNB_REPORT_PATH): ${why}; nothing was exported`);
     await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log, env);
     return 0;
   },

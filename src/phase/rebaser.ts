@@ -14,11 +14,11 @@ import { NORMALIZED_CREATED, appManifest, familyOf, layerTypeIn, typesOf } from 
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { History, ImageConfig } from "../image/types.ts";
-import { imageLocationFlags, imageStoreFrom, layoutDirsToOwn } from "../platform/image-inputs.ts";
+import { imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
 import { Label, parseLifecycleLabel, toLabelJson } from "../platform/labels.ts";
 import { sameReference } from "../image/reference.ts";
 import type { ReportFile } from "../platform/files.ts";
-import { writeToml } from "../platform/toml.ts";
+import { unwritable, writeToml } from "../platform/toml.ts";
 import * as path from "node:path";
 
 /** What the rebaser needs. */
@@ -89,7 +89,7 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   log.info(`Rebasing ${appName} on run image ${runName}`);
 
   const family = familyOf(run.manifestDescriptor.mediaType);
-  const sink = o.store.sink(o.images);
+  const sink = o.store.sink(o.images, log);
   let missing = 0;
   for (const l of runLayers) if ((await sink.reuseBlob(run, l)) === "missing") missing++;
   for (const l of upper) if ((await sink.reuseBlob(app, l)) === "missing") missing++;
@@ -156,16 +156,23 @@ export const rebaserCommand: Command = {
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
     const store = imageStoreFrom(v, "rebase", env);
-    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), layoutDirsToOwn(v));
+    const runImage = (v["run-image"] as string | undefined) ?? (v.image as string | undefined);
+    if (v.uid !== undefined) {
+      const sources = async () => [await store.find(runImage ?? "").catch(() => undefined)].filter((x) => x !== undefined);
+      await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { prepare: async (user) => store.prepareOutput(args.positionals, user, runImage ? await sources() : []) });
+    }
+    const report = path.resolve(v.report as string);
+    const why = unwritable(report);
+    if (why) throw new PhaseError(ExitCode.rebase, `cannot write the report to ${report} (-report, CNB_REPORT_PATH): ${why}; nothing was rebased`);
     try {
       await rebase(
         {
           store,
           images: args.positionals,
           previousImage: v["previous-image"] as string | undefined,
-          runImage: (v["run-image"] as string | undefined) ?? (v.image as string | undefined),
+          runImage,
           force: v.force as boolean,
-          reportPath: path.resolve(v.report as string),
+          reportPath: report,
         },
         log,
       );

@@ -155,7 +155,7 @@ export const restorerCommand: Command = {
     if (v.oci === true && (v.daemon === true || v.publish === true)) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
     const layersDir = path.resolve(v.layers as string);
     const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
-    if (v.uid !== undefined) privileges?.drop(Number(v.uid), Number(v.gid ?? 0), [layersDir, ...(cacheDir ? [cacheDir] : [])]);
+    if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [layersDir], volumes: [cacheDir] });
     try {
       await restore(
         {

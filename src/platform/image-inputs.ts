@@ -7,7 +7,6 @@ import type { FlagSpec, FlagValues } from "../cli/flags.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
 import { type ImageStore, LayoutStore } from "../image/store.ts";
 import { RegistryStore } from "../image/registry/store.ts";
-import * as fs from "node:fs";
 import { parseLinkPolicy } from "../image/layout-write.ts";
 
 /** The flags that choose where images live. */
@@ -61,16 +60,4 @@ export function imageStoreFrom(v: FlagValues, phase: "analyze" | "restore" | "ex
     throw new PhaseError(ExitCode.invalidArgs, (e as Error).message);
   }
   return new LayoutStore({ dir, form, link });
-}
-
-/**
- * The directory of layouts, created if missing, for a phase started as root to hand to the build user before
- * dropping to it (the whole directory, so that blobs of the run image stay hardlinkable by that user: Linux's
- * protected_hardlinks refuses a link to another user's file). Empty when not in layout mode.
- */
-export function layoutDirsToOwn(v: FlagValues): string[] {
-  if (!layoutMode(v)) return [];
-  const { dir } = layoutDir(v);
-  fs.mkdirSync(dir, { recursive: true });
-  return [dir];
 }

@@ -1,5 +1,6 @@
 /** TOML files of the platform and buildpack APIs: strict reading with errors that name the file, atomic writing. */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parse, stringify } from "smol-toml";
 import { writeFileAtomic } from "../fsutil/atomic.ts";
 
@@ -41,9 +42,28 @@ export function toToml(data: object): string {
   return stringify(dropUndefined(data) as Record<string, unknown>) + "\n";
 }
 
-/** Writes a TOML file atomically. */
+/** Writes a TOML file atomically, creating its directory when missing. */
 export function writeToml(file: string, data: object): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, toToml(data));
+}
+
+/**
+ * Why `file` cannot be written by this process (its nearest existing directory is not writable, or a parent is not
+ * a directory), or undefined when it can: checked before a phase changes anything, so that it does not fail at
+ * the end after saving an image.
+ */
+export function unwritable(file: string): string | undefined {
+  let dir = path.dirname(path.resolve(file));
+  while (!fs.existsSync(dir)) dir = path.dirname(dir);
+  if (!fs.statSync(dir).isDirectory()) return `${dir} is not a directory`;
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    const uid = process.getuid?.();
+    return `${dir} is not writable${uid === undefined ? "" : ` by uid ${uid}`}`;
+  }
+  return undefined;
 }
 
 function dropUndefined(v: unknown): unknown {

@@ -140,6 +140,9 @@ export class RegistryStore implements ImageStore {
   sink(refs: string[]): ImageSink {
     return new RegistrySink(this, refs);
   }
+
+  /** Nothing to prepare: a registry sink writes only a temporary directory of its own. */
+  async prepareOutput(): Promise<void> {}
 }
 
 /** Writes one image to a registry repository under one or more tags (all in the first name's repository). */
