@@ -435,13 +435,13 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     await expectLayoutError(() => layout.index(), `${file} is not valid JSON`);
     await expectLayoutError(() => layout.image(), `${file} is not valid JSON`);
     fs.writeFileSync(file, JSON.stringify({ schemaVersion: 1, manifests: [] }));
-    await expectLayoutError(() => layout.image(), file, "schemaVersion 1, expected 2");
+    await expectLayoutError(() => layout.image(), file, '"schemaVersion" must be 2, not 1');
     fs.writeFileSync(file, JSON.stringify({ schemaVersion: 2, manifests: {} }));
     await expectLayoutError(() => layout.image(), file, '"manifests" must be an array');
     fs.writeFileSync(file, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: "sha256:abc", size: 1 }] }));
-    await expectLayoutError(() => layout.image(), file, 'malformed digest "sha256:abc"');
+    await expectLayoutError(() => layout.image(), file, '"manifests[0].digest" is not a valid digest: "sha256:abc"');
     fs.writeFileSync(file, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: BUSYBOX_MANIFEST, size: -1 }] }));
-    await expectLayoutError(() => layout.image(), file, BUSYBOX_MANIFEST, "invalid size -1");
+    await expectLayoutError(() => layout.image(), file, '"manifests[0].size" must be a non-negative integer, not -1');
     fs.writeFileSync(file, JSON.stringify({ schemaVersion: 2, manifests: [] }));
     await expectLayoutError(() => layout.image(), file, "lists no images");
     // A layout without index.json (a writer stopped before its first one) holds no image.
@@ -472,9 +472,10 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     const layout = Layout.open(dir);
     const real = JSON.parse(fs.readFileSync(path.join(dir, "blobs", "sha256", hexOf(BUSYBOX_MANIFEST)), "utf8"));
     const cases: [object, string][] = [
-      [{ ...real, schemaVersion: 1 }, "has schemaVersion 1, expected 2"],
-      [{ ...real, config: undefined }, "has no config descriptor"],
-      [{ ...real, layers: undefined }, "has no layers array"],
+      [{ ...real, schemaVersion: 1 }, '"schemaVersion" must be 2, not 1'],
+      [{ ...real, config: undefined }, '"config" must be a JSON object, not missing'],
+      [{ ...real, layers: undefined }, '"layers" must be an array, not missing'],
+      [{ ...real, layers: [null] }, '"layers[0]" must be a JSON object, not null'],
       [{ ...real, layers: [...real.layers, real.layers[0]] }, "lists 1 diff_ids but manifest"],
     ];
     for (const [doc, msg] of cases) {

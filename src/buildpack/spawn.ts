@@ -1,6 +1,14 @@
 /** Runs a buildpack executable with a given environment, collecting its stdout and stderr as they come. */
 import { spawn } from "node:child_process";
 
+/** The buildpack processes running now (stopped with the lifecycle on SIGTERM/SIGINT). */
+const running = new Set<ReturnType<typeof spawn>>();
+
+/** Sends `signal` to every buildpack process still running. */
+export function signalChildren(signal: NodeJS.Signals): void {
+  for (const c of running) c.kill(signal);
+}
+
 /** How a buildpack process ended. `code` is -1 when it could not be started or was killed by a signal. */
 export interface ProcessResult {
   code: number;
@@ -38,6 +46,9 @@ export function runProcess(file: string, args: string[], opts: RunProcessOptions
       done({ code: -1, error: e as Error });
       return;
     }
+    running.add(child);
+    const started = child;
+    child.on("close", () => running.delete(started));
     child.stdout?.on("data", (c: Uint8Array) => opts.onOutput(c));
     child.stderr?.on("data", (c: Uint8Array) => opts.onOutput(c));
     child.on("error", (e) => done({ code: -1, error: e }));

@@ -28,6 +28,8 @@ export interface Command {
   flags: FlagSpec[];
   /** No flag parsing: `run` gets the arguments untouched as `ctx.args.positionals` (the launcher). */
   rawArgs?: boolean;
+  /** The exit code and message prefix of a failure that carries no code of its own (`failed to analyze: `). */
+  failure?: { code: number; prefix: string };
   /** Runs the command; resolves to the exit code. Throws PhaseError for a failure with a code. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -42,7 +42,13 @@ export async function reportErrors(log: Logger, fn: () => Promise<number>, fallb
       return e.code;
     }
     log.error(`${prefix}${(e as Error).message ?? String(e)}`);
-    if ((e as Error).stack) log.debug((e as Error).stack as string);
+    // A stack trace helps only with a bug (a JavaScript error type); the lifecycle's own errors say all there is.
+    if (isProgrammingError(e) && (e as Error).stack) log.debug((e as Error).stack as string);
     return fallback;
   }
+}
+
+/** Whether an error is one of JavaScript's own (a bug in the lifecycle rather than bad input). */
+export function isProgrammingError(e: unknown): boolean {
+  return e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError;
 }

@@ -18,6 +18,8 @@ import { restorerCommand } from "../phase/restorer.ts";
 import { rebaserCommand } from "../phase/rebaser.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../version.ts";
+import { removeTempsOnSignals } from "../fsutil/atomic.ts";
+import { signalChildren } from "../buildpack/spawn.ts";
 import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";
 
 /** Every command of the binary. Phases are added here as they land. */
@@ -68,6 +70,12 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     rest = args.slice(1);
   }
   if (cmd.rawArgs) return await runRaw(cmd, argv0, rest, env, out);
+  if (opts.ownProcess) {
+    removeTempsOnSignals((sig) => {
+      signalChildren(sig as NodeJS.Signals);
+      out.err(`ERROR: ${cmd.name} stopped by ${sig}; its temporary files were removed`);
+    });
+  }
   if (rest[0] === "-version" || rest[0] === "--version") {
     out.out(VERSION);
     return 0;
@@ -96,7 +104,7 @@ export async function main(argv0: string, args: string[], env: Record<string, st
   }
   for (const w of parsed.warnings) log.warn(w);
   const privileges = opts.ownProcess ? { drop: async (user: BuildUser, plan: DropPlan) => void (await dropPrivileges(user, plan, log)) } : undefined;
-  return reportErrors(log, () => cmd.run({ args: parsed, log, env, privileges }));
+  return reportErrors(log, () => cmd.run({ args: parsed, log, env, privileges }), cmd.failure?.code, cmd.failure?.prefix);
 }
 
 /** Runs a command that takes its arguments untouched (the launcher: the app's arguments may look like flags). */

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
-import { commitTemp, fillTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, discardTemp, fillTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { TarEntry } from "../layer/tar-entries.ts";
 import { tarChunks } from "../layer/tar-writer.ts";
 import type { BuildpackLayersMetadata } from "../platform/files.ts";
@@ -32,12 +32,22 @@ export class VolumeCache {
     this.staging = path.join(dir, "staging");
   }
 
-  /** The committed metadata; empty when missing or unreadable (as the reference treats it). */
-  metadata(): CacheMetadata {
+  /**
+   * The committed metadata; empty when missing or unreadable (as the reference treats it), with a warning through
+   * `warn` when it is there but not what a cache metadata file holds.
+   */
+  metadata(warn?: (message: string) => void): CacheMetadata {
+    const file = path.join(this.committed, CACHE_METADATA);
+    let text: string;
     try {
-      const m = JSON.parse(fs.readFileSync(path.join(this.committed, CACHE_METADATA), "utf8")) as CacheMetadata;
-      return { ...m, buildpacks: Array.isArray(m.buildpacks) ? m.buildpacks : [] };
+      text = fs.readFileSync(file, "utf8");
     } catch {
+      return { buildpacks: [] };
+    }
+    try {
+      return checkCacheMetadata(JSON.parse(text));
+    } catch (e) {
+      warn?.(`the cache metadata ${file} cannot be used (${(e as Error).message}); the cache is read as empty`);
       return { buildpacks: [] };
     }
   }
@@ -67,15 +77,20 @@ export class VolumeCache {
   async add(entries: Iterable<TarEntry>): Promise<string> {
     const tmp = tempPathFor(path.join(this.staging, "layer.tar"));
     const h = await sha256();
-    fillTemp(tmp, (fd) => {
-      for (const c of tarChunks(entries)) {
-        h.update(c);
-        writeAll(fd, c);
-      }
-    });
+    fillTemp(
+      tmp,
+      (fd) => {
+        for (const c of tarChunks(entries)) {
+          h.update(c);
+          writeAll(fd, c);
+        }
+      },
+      0o644,
+      path.join(this.staging, "<layer>.tar"),
+    );
     const diffID = `sha256:${h.hex()}`;
     const dest = path.join(this.staging, `${diffID}.tar`);
-    if (fs.existsSync(dest)) fs.rmSync(tmp);
+    if (fs.existsSync(dest)) discardTemp(tmp);
     else commitTemp(tmp, dest);
     return diffID;
   }
@@ -96,4 +111,21 @@ export class VolumeCache {
     fsyncDir(this.dir);
     fs.rmSync(backup, { recursive: true, force: true });
   }
+}
+
+/** Checks the shape of cache metadata JSON; throws naming the field that does not fit. */
+export function checkCacheMetadata(j: unknown): CacheMetadata {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isObj(j)) throw new Error("it is not a JSON object");
+  if (j.sbom !== undefined && !(isObj(j.sbom) && typeof j.sbom.sha === "string")) throw new Error('"sbom" must be an object with a "sha" string');
+  const bps = j.buildpacks ?? [];
+  if (!Array.isArray(bps)) throw new Error('"buildpacks" must be an array');
+  bps.forEach((b, i) => {
+    if (!isObj(b) || typeof b.key !== "string") throw new Error(`"buildpacks[${i}]" must be an object with a "key" string`);
+    if (b.layers !== undefined && !isObj(b.layers)) throw new Error(`"buildpacks[${i}].layers" must be an object`);
+    for (const [name, l] of Object.entries((b.layers as Record<string, unknown>) ?? {})) {
+      if (!isObj(l) || typeof l.sha !== "string") throw new Error(`"buildpacks[${i}].layers.${name}" must be an object with a "sha" string`);
+    }
+  });
+  return { ...(j as object), buildpacks: bps } as CacheMetadata;
 }

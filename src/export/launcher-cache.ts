@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { commitTemp, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, discardTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { LayerPool } from "../layer/pool.ts";
 import { launcherLayerEntries } from "../layer/tar-entries.ts";
 import { deflateEngine } from "../layer/deflate-block.ts";
@@ -53,6 +53,7 @@ export async function launcherLayer(launcherPath: string, cacheDir: string | und
     // not cached yet, or damaged: compress again
   }
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  removeStaleTemps(dir);
   const tmp = tempPathFor(blob);
   try {
     const r = await pool.runEntries(launcherLayerEntries(launcherPath), tmp);
@@ -61,6 +62,6 @@ export async function launcherLayer(launcherPath: string, cacheDir: string | und
     writeFileAtomic(meta, JSON.stringify(m));
     return { ...m, blob };
   } finally {
-    fs.rmSync(tmp, { force: true });
+    discardTemp(tmp);
   }
 }

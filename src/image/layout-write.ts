@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commitTemp, fillTemp, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, discardTemp, fileError, fillTemp, removeStaleTemps, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { progress } from "../cli/progress.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
@@ -42,6 +42,9 @@ export class LayoutWriter {
       if (!fs.existsSync(path.join(abs, "index.json"))) writeFileAtomic(path.join(abs, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }, null, 2) + "\n");
       writeFileAtomic(path.join(abs, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     }
+    // Leftovers of writers that were killed (their temporary blobs and index.json files).
+    removeStaleTemps(path.join(abs, "blobs", "sha256"));
+    removeStaleTemps(abs);
     return new LayoutWriter(abs, Layout.open(abs));
   }
 
@@ -72,7 +75,7 @@ export class LayoutWriter {
   commitBlob(tmp: string, digest: string): void {
     const dest = this.blobPath(digest);
     if (fs.existsSync(dest)) {
-      fs.rmSync(tmp, { force: true });
+      discardTemp(tmp);
       return;
     }
     commitTemp(tmp, dest);
@@ -106,9 +109,9 @@ export class LayoutWriter {
         commitTemp(tmp, dest);
         return "hardlink";
       } catch (e) {
-        fs.rmSync(tmp, { force: true });
+        discardTemp(tmp);
         const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "ENOTSUP") throw e;
+        if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "ENOTSUP") throw fileError(e, dest, "link blob into");
       }
     }
     if (policy === "symlink") {
@@ -131,7 +134,7 @@ export class LayoutWriter {
       commitTemp(tmp, dest);
       return true;
     } catch {
-      fs.rmSync(tmp, { force: true });
+      discardTemp(tmp);
       return false;
     }
   }
@@ -144,7 +147,9 @@ export class LayoutWriter {
     const bar = progress(`Copying blob ${digest.slice(7, 19)}`, fs.fstatSync(inFd).size);
     let done = 0;
     try {
-      fillTemp(tmp, (outFd) => {
+      fillTemp(
+        tmp,
+        (outFd) => {
         for (;;) {
           const n = fs.readSync(inFd, buf, 0, buf.length, null);
           if (n === 0) break;
@@ -152,14 +157,17 @@ export class LayoutWriter {
           writeAll(outFd, buf.subarray(0, n));
           bar.update((done += n));
         }
-      });
+        },
+        0o644,
+        dest,
+      );
     } finally {
       bar.done();
       fs.closeSync(inFd);
     }
     const actual = `sha256:${h.hex()}`;
     if (actual !== digest) {
-      fs.rmSync(tmp, { force: true });
+      discardTemp(tmp);
       throw new LayoutError(this.dir, `cannot copy blob ${digest} from ${src}: the file hashes to ${actual}`);
     }
     commitTemp(tmp, dest);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
 import type { Image, ImageLayer } from "./image.ts";
+import { ImageFormatError, checkConfig, checkIndex as checkIndexShape, checkManifest, kindOf as jsonKind } from "./validate.ts";
 import {
   type Descriptor,
   type ImageConfig,
@@ -233,7 +234,10 @@ export class Layout {
       throw new LayoutError(this.dir, `descriptor ${desc.digest} in ${trail[trail.length - 1]} has media type ${desc.mediaType}, which is neither an image manifest nor an image index`);
     }
     const bytes = await this.readBlob(desc, isIndexType(desc.mediaType) ? "index" : "manifest");
-    const doc = parseJson<{ mediaType?: string; manifests?: unknown; config?: unknown }>(this.dir, new TextDecoder().decode(bytes), this.blobPath(desc.digest));
+    const doc = parseJson<{ mediaType?: string; manifests?: unknown; config?: unknown } | null>(this.dir, new TextDecoder().decode(bytes), this.blobPath(desc.digest));
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+      throw new LayoutError(this.dir, `${isIndexType(desc.mediaType) ? "index" : "manifest"} ${desc.digest} in ${this.dir} (${this.blobPath(desc.digest)}) must be a JSON object, not ${jsonKind(doc as unknown)}`);
+    }
     // The bytes' own mediaType wins over the descriptor's within a kind (an OCI descriptor pointing at a Docker
     // manifest is common); a manifest described as an index, or the reverse, is an error.
     const ownKind = doc.mediaType ? kindOf(doc.mediaType) : doc.manifests !== undefined ? "index" : doc.config !== undefined ? "manifest" : undefined;
@@ -270,7 +274,8 @@ export class Layout {
     const blobDir = path.join(this.dir, "blobs", "sha256");
     const candidates = fs.existsSync(blobDir) ? fs.readdirSync(blobDir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
     const out: Descriptor[] = [];
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
+      if (item === null || typeof item !== "object" || typeof item.Config !== "string") throw new LayoutError(this.dir, `${file}: entry ${i} has no "Config" string`);
       const configDigest = `sha256:${path.basename(item.Config)}`;
       for (const hex of candidates) {
         const p = path.join(blobDir, hex);
@@ -283,7 +288,7 @@ export class Layout {
           continue;
         }
         if (doc?.config?.digest !== configDigest || !Array.isArray(doc.layers)) continue;
-        const tag = item.RepoTags?.[0]?.split(":").pop();
+        const tag = Array.isArray(item.RepoTags) && typeof item.RepoTags[0] === "string" ? item.RepoTags[0].split(":").pop() : undefined;
         out.push({ mediaType: doc.mediaType ?? MediaType.ociManifest, digest: `sha256:${hex}`, size: st.size, ...(tag ? { annotations: { [REF_NAME]: tag } } : {}) });
       }
     }
@@ -306,16 +311,12 @@ export class LayoutImage implements Image {
   static async load(layout: Layout, desc: Descriptor): Promise<LayoutImage> {
     const manifestBytes = await layout.readBlob(desc, "manifest");
     const mfile = layout.blobPath(desc.digest);
-    const manifest = parseJson<Manifest>(layout.dir, new TextDecoder().decode(manifestBytes), mfile);
-    if (manifest.schemaVersion !== 2) throw new LayoutError(layout.dir, `manifest ${desc.digest} in ${layout.dir} has schemaVersion ${manifest.schemaVersion}, expected 2`);
-    if (!manifest.config || typeof manifest.config.digest !== "string") throw new LayoutError(layout.dir, `manifest ${desc.digest} in ${layout.dir} has no config descriptor`);
-    if (!Array.isArray(manifest.layers)) throw new LayoutError(layout.dir, `manifest ${desc.digest} in ${layout.dir} has no layers array`);
+    const manifest = shaped(layout.dir, () => checkManifest(parseJson<unknown>(layout.dir, new TextDecoder().decode(manifestBytes), mfile), `manifest ${desc.digest} in ${layout.dir} (${mfile})`));
     for (const d of [manifest.config, ...manifest.layers]) checkDescriptor(layout.dir, d, mfile);
     const configBytes = await layout.readBlob(manifest.config, "config");
     const cfile = layout.blobPath(manifest.config.digest);
-    const config = parseJson<ImageConfig>(layout.dir, new TextDecoder().decode(configBytes), cfile);
-    const diffIDs = config.rootfs?.diff_ids;
-    if (!Array.isArray(diffIDs)) throw new LayoutError(layout.dir, `config ${manifest.config.digest} in ${layout.dir} has no rootfs.diff_ids`);
+    const config = shaped(layout.dir, () => checkConfig(parseJson<unknown>(layout.dir, new TextDecoder().decode(configBytes), cfile), `config ${manifest.config.digest} in ${layout.dir} (${cfile})`));
+    const diffIDs = config.rootfs.diff_ids;
     if (diffIDs.length !== manifest.layers.length) {
       throw new LayoutError(layout.dir, `config ${manifest.config.digest} lists ${diffIDs.length} diff_ids but manifest ${desc.digest} lists ${manifest.layers.length} layers (in ${layout.dir})`);
     }
@@ -396,10 +397,18 @@ function parseJson<T>(dir: string, text: string, file: string): T {
   }
 }
 
+/** Runs a shape check, reporting a bad document as a LayoutError of `dir`. */
+function shaped<T>(dir: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ImageFormatError) throw new LayoutError(dir, e.message);
+    throw e;
+  }
+}
+
 function checkIndex(dir: string, idx: Index, file: string): void {
-  if (typeof idx !== "object" || idx === null) throw new LayoutError(dir, `${file} is not a JSON object`);
-  if (idx.schemaVersion !== 2) throw new LayoutError(dir, `${file} has schemaVersion ${JSON.stringify(idx.schemaVersion)}, expected 2`);
-  if (idx.manifests !== null && idx.manifests !== undefined && !Array.isArray(idx.manifests)) throw new LayoutError(dir, `${file}: "manifests" must be an array`);
+  shaped(dir, () => checkIndexShape(idx, file));
   for (const d of idx.manifests ?? []) checkDescriptor(dir, d, file);
 }
 

@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import { type HashBackend, sha256 } from "../hash/sha256.ts";
-import { writeAll } from "../fsutil/atomic.ts";
+import * as path from "node:path";
+import { discardTemp, fileError, writeAll } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
 import { type DeflateEngine, GZIP_HEADER, deflateBlock, deflateEngine, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
@@ -71,7 +72,12 @@ export async function compressLayer(
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`invalid gzip level ${opts.level}: expected 1 to 9`);
   const tarHash = await sha256(opts.hash);
   const gzHash = await sha256(opts.hash);
-  const fd = outFile === undefined ? undefined : fs.openSync(outFile, "wx", 0o644);
+  let fd: number | undefined;
+  try {
+    fd = outFile === undefined ? undefined : fs.openSync(outFile, "wx", 0o644);
+  } catch (e) {
+    throw fileError(e, path.dirname(outFile as string), "write a blob into");
+  }
   let size = 0;
   const emit = (bytes: Uint8Array) => {
     gzHash.update(bytes);
@@ -102,7 +108,16 @@ export async function compressLayer(
     if (fd !== undefined) fs.fsyncSync(fd);
     return { diffID: `sha256:${tarHash.hex()}`, digest: `sha256:${gzHash.hex()}`, size, tarSize };
   } catch (e) {
-    if (fd !== undefined) fs.rmSync(outFile as string, { force: true });
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // keep the first error
+      }
+      fd = undefined;
+      discardTemp(outFile as string);
+      throw fileError(e, path.dirname(outFile as string), "write a blob into");
+    }
     throw e;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

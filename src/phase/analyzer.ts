@@ -16,7 +16,8 @@ import { extractTar } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, LayersMetadata, RunFile, Target } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
 import { Label, parseLifecycleLabel, toAnalyzedToml } from "../platform/labels.ts";
-import { readTomlIfExists, writeToml } from "../platform/toml.ts";
+import { writeToml } from "../platform/toml.ts";
+import { readRunIfExists } from "../platform/readers.ts";
 
 /** What the analyzer needs. */
 export interface AnalyzeOptions {
@@ -105,7 +106,7 @@ export async function* streamChunks(s: ReadableStream<Uint8Array>): AsyncGenerat
 export function runImageFrom(v: Record<string, unknown>): string {
   if (v["run-image"]) return String(v["run-image"]);
   if (layoutMode(v as never)) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
-  const run = readTomlIfExists<RunFile>(String(v.run ?? "/cnb/run.toml"), "run.toml");
+  const run = readRunIfExists(String(v.run ?? "/cnb/run.toml"));
   const image = run?.images?.[0]?.image;
   if (!image) throw new PhaseError(ExitCode.invalidArgs, `-run-image is required: ${v.run ?? "/cnb/run.toml"} names no run image`);
   return image;
@@ -134,6 +135,7 @@ export const analyzerCommand: Command = {
   name: "analyzer",
   verb: "analyze",
   phase: true,
+  failure: { code: ExitCode.analyze, prefix: "failed to analyze: " },
   synopsis: "[flags] <image>",
   flags,
   async run({ args, log, env, privileges }) {

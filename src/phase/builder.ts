@@ -12,7 +12,8 @@ import type { Logger } from "../cli/log.ts";
 import { checkBuildpackApi, platformApi } from "../cli/platform-api.ts";
 import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry, Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { TomlFileError, readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
+import { TomlFileError, writeToml } from "../platform/toml.ts";
+import { readAnalyzedIfExists, readGroup, readPlan } from "../platform/readers.ts";
 import { BuildpackFailure, runBuild, sbomTargetName, type BomEntry, type BuildProcess, type SbomFile } from "../buildpack/build.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError } from "../buildpack/descriptor.ts";
@@ -146,10 +147,10 @@ export function filterPlan(plan: PlanFile, met: string[]): PlanFile {
   return { entries: (plan.entries ?? []).filter((e) => !(e.requires ?? []).some((r) => met.includes(r.name))) };
 }
 
-function readInput<T>(file: string | undefined, what: string): T {
+function readInput<T>(file: string | undefined, what: string, read: (file: string, what: string) => T): T {
   if (!file) throw new PhaseError(ExitCode.failed, `failed to build: no ${what} given`);
   try {
-    return readToml<T>(file, what);
+    return read(file, what);
   } catch (e) {
     if (e instanceof TomlFileError) throw new PhaseError(ExitCode.failed, `failed to build: ${e.message}`);
     throw e;
@@ -164,14 +165,14 @@ function readInput<T>(file: string | undefined, what: string): T {
  * @example const md = await build({ appDir, buildpacksDir, layersDir, platformDir, groupPath, planPath, platformApi: "0.15", env: process.env }, log)
  */
 export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetadataFile> {
-  const group = opts.group ?? readInput<GroupFile>(opts.groupPath, "group");
-  let plan: PlanFile = opts.plan ?? readInput<PlanFile>(opts.planPath, "plan");
+  const group = opts.group ?? readInput(opts.groupPath, "group", readGroup);
+  let plan: PlanFile = opts.plan ?? readInput(opts.planPath, "plan", readPlan);
   if (!Array.isArray(group.group)) throw new PhaseError(ExitCode.failed, "failed to build: group.toml has no [[group]]");
   for (const bp of group.group) checkBuildpackApi(`${bp.id}@${bp.version}`, bp.api);
   let analyzed: AnalyzedFile = opts.analyzed ?? {};
   if (!opts.analyzed && opts.analyzedPath) {
     try {
-      const a = readTomlIfExists<AnalyzedFile>(opts.analyzedPath, "analyzed metadata");
+      const a = readAnalyzedIfExists(opts.analyzedPath, "analyzed metadata");
       if (a) analyzed = a;
       else log.warn(`No analyzed metadata found at path "${opts.analyzedPath}"`);
     } catch (e) {
@@ -262,6 +263,7 @@ export const builderCommand: Command = {
   name: "builder",
   verb: "build",
   phase: true,
+  failure: { code: ExitCode.build, prefix: "failed to build: " },
   synopsis: "[flags]",
   flags: builderFlags,
   async run({ args, log, env }) {

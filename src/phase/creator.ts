@@ -12,7 +12,8 @@ import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
-import { readToml, unwritable } from "../platform/toml.ts";
+import { unwritable } from "../platform/toml.ts";
+import { readAnalyzed } from "../platform/readers.ts";
 import { analyze, runImageFrom } from "./analyzer.ts";
 import { build } from "./builder.ts";
 import { commonBuildFlags, detect, orderFlags } from "./detector.ts";
@@ -43,6 +44,16 @@ const flags: FlagSpec[] = [
   { name: "parallel", kind: "bool", env: ["CNB_PARALLEL_EXPORT"], usage: "accepted; layers are always compressed on every core" },
   { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], usage: "extensions are not supported by the creator" },
 ];
+
+/** Runs one phase of the creator; a failure without a code of its own gets that phase's. */
+async function stage<T>(code: number, verb: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof PhaseError) throw e;
+    throw new PhaseError(code, `failed to ${verb}: ${(e as Error).message}`, { cause: e });
+  }
+}
 
 /** `creator [flags] <image>` */
 export const creatorCommand: Command = {
@@ -82,23 +93,18 @@ export const creatorCommand: Command = {
 
     log.info("===> ANALYZING");
     const analyzedPath = abs("analyzed");
-    await analyze({ store, image, runImage, previousImage: v["previous-image"] as string | undefined, layersDir, analyzedPath, skipLayers: v["skip-layers"] as boolean }, log);
+    await stage(ExitCode.analyze, "analyze", () => analyze({ store, image, runImage, previousImage: v["previous-image"] as string | undefined, layersDir, analyzedPath, skipLayers: v["skip-layers"] as boolean }, log));
 
     log.info("===> DETECTING");
     const common = { appDir: abs("app"), buildpacksDir: abs("buildpacks"), buildConfigDir: abs("build-config"), platformDir: abs("platform"), platformApi: api, execEnv: env.CNB_EXEC_ENV || "production", env };
     const detected = await detect({ ...common, orderPath: abs("order"), systemPath: abs("system"), analyzedPath, groupPath: abs("group"), planPath: abs("plan") }, log);
 
     log.info("===> RESTORING");
-    const analyzed = readToml<AnalyzedFile>(analyzedPath, "analyzed.toml");
-    try {
-      await restore({ analyzed, group: detected.group, layersDir, cacheDir, skipLayers: v["skip-restore"] as boolean }, log);
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.restore, `failed to restore: ${(e as Error).message}`, { cause: e });
-    }
+    const analyzed = readAnalyzed(analyzedPath);
+    await stage(ExitCode.restore, "restore", () => restore({ analyzed, group: detected.group, layersDir, cacheDir, skipLayers: v["skip-restore"] as boolean }, log));
 
     log.info("===> BUILDING");
-    await build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log);
+    await stage(ExitCode.build, "build", () => build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log));
 
     log.info("===> EXPORTING");
     await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log, env);

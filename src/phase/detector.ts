@@ -12,7 +12,8 @@ import type { FlagSpec, FlagValues } from "../cli/flags.ts";
 import type { Logger } from "../cli/log.ts";
 import { checkBuildpackApi, compareApi, platformApi } from "../cli/platform-api.ts";
 import type { AnalyzedFile, GroupElement, GroupFile, PlanFile, SystemFile } from "../platform/files.ts";
-import { TomlFileError, readToml, readTomlIfExists, writeToml } from "../platform/toml.ts";
+import { TomlFileError, readToml, writeToml } from "../platform/toml.ts";
+import { readAnalyzedIfExists, readSystem } from "../platform/readers.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError, buildpackApiAtLeast, parseOrder, type BuildpackDescriptor, type OrderGroup } from "../buildpack/descriptor.ts";
 import { runDetect, type DetectInputs, type DetectOutput, emptyPlan } from "../buildpack/detect.ts";
@@ -179,9 +180,9 @@ class Detection {
   }
 }
 
-function readInput<T>(file: string, what: string): T {
+function readInput<T>(file: string, what: string, read: (file: string, what: string) => T = readToml<T>): T {
   try {
-    return readToml<T>(file, what);
+    return read(file, what);
   } catch (e) {
     if (e instanceof TomlFileError) throw new PhaseError(ExitCode.failed, `failed to initialize detector: ${e.message}`);
     throw e;
@@ -207,11 +208,11 @@ export async function detect(opts: DetectOptions, log: Logger): Promise<DetectRe
     log.warn("image extensions are not supported by this lifecycle; ignoring order-extensions (the build runs as if no extension passed detection)");
   }
   if (compareApi(opts.platformApi, "0.15") >= 0 && opts.systemPath && fs.existsSync(opts.systemPath)) {
-    order = mergeSystem(order, readInput<SystemFile>(opts.systemPath, "system"));
+    order = mergeSystem(order, readInput(opts.systemPath, "system", readSystem));
   }
   let analyzed: AnalyzedFile = {};
   if (opts.analyzedPath) {
-    const a = readTomlIfExists<AnalyzedFile>(opts.analyzedPath, "analyzed metadata");
+    const a = readInput(opts.analyzedPath, "analyzed metadata", readAnalyzedIfExists);
     if (a) analyzed = a;
     else log.warn(`No analyzed metadata found at path "${opts.analyzedPath}"`);
   }
@@ -321,6 +322,7 @@ export const detectorCommand: Command = {
   name: "detector",
   verb: "detect",
   phase: true,
+  failure: { code: ExitCode.detectOther, prefix: "failed to detect: " },
   synopsis: "[flags]",
   flags: detectorFlags,
   async run({ args, log, env }) {

@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { discardTemp } from "../fsutil/atomic.ts";
 import type { Command } from "../cli/command.ts";
 import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../cli/exit.ts";
@@ -32,7 +33,8 @@ import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFil
 import { escapeID } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
-import { readToml, readTomlIfExists, unwritable, writeToml } from "../platform/toml.ts";
+import { unwritable, writeToml } from "../platform/toml.ts";
+import { readAnalyzed, readAnalyzedIfExists, readBuildMetadata, readGroup, readProjectMetadataIfExists, readStoreIfExists } from "../platform/readers.ts";
 import { VERSION } from "../version.ts";
 
 /** What the exporter needs. */
@@ -114,7 +116,7 @@ class Assembly {
       return r.diffID;
     } finally {
       p.done();
-      fs.rmSync(tmp, { force: true });
+      discardTemp(tmp);
     }
   }
 
@@ -180,7 +182,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     }
   }
   const prevMD: LayersMetadata = previous ? fromAnalyzedToml(o.analyzed.metadata as Record<string, unknown> | undefined) : {};
-  const buildMD = readToml<BuildMetadataFile>(path.join(o.layersDir, "config", "metadata.toml"), "build metadata");
+  const buildMD = readBuildMetadata(path.join(o.layersDir, "config", "metadata.toml"));
   const family = familyOf(run.manifestDescriptor.mediaType);
   const sink = o.store.sink(o.images, log);
   const asm = new Assembly(sink, family, previous, o.pool, log, o.statIndex);
@@ -221,7 +223,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
       }
       entry.layers![name] = { sha: diffID, data: toml.metadata, launch: true, build: !!types.build, cache: !!types.cache } as LayerMetadata;
     }
-    const store = readTomlIfExists<StoreFile>(path.join(bpDir, "store.toml"), `store.toml of ${bp.id}`);
+    const store = readStoreIfExists(path.join(bpDir, "store.toml"), `store.toml of ${bp.id}`);
     if (store?.metadata) entry.store = { metadata: store.metadata };
     md.buildpacks!.push(entry);
   }
@@ -282,7 +284,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   log.info(`Adding label '${Label.build}'`);
   labels[Label.build] = JSON.stringify(buildLabel(buildMD));
   log.info(`Adding label '${Label.project}'`);
-  const project = readTomlIfExists<ProjectMetadataFile>(o.projectMetadataPath, "project metadata");
+  const project = readProjectMetadataIfExists(o.projectMetadataPath);
   labels[Label.project] = JSON.stringify(project ?? {});
   for (const l of buildMD.labels ?? []) {
     log.info(`Adding label '${l.key}'`);
@@ -377,7 +379,7 @@ function chooseEntrypoint(m: BuildMetadataFile, processType: string | undefined,
 /** Writes every `cache=true` layer of the group's buildpacks (and the cached SBOMs) to the volume cache. */
 async function exportCache(o: ExportOptions, log: Logger): Promise<void> {
   const cache = new VolumeCache(o.cacheDir as string);
-  const old = cache.metadata();
+  const old = cache.metadata((m) => log.warn(m));
   cache.startStaging();
   const meta: CacheMetadata = { buildpacks: [] };
   for (const bp of o.group.group) {
@@ -444,8 +446,8 @@ const flags: FlagSpec[] = [
 /** Resolves the exporter's flags to options (shared with the creator). */
 export function exportOptionsFrom(v: Record<string, unknown>, images: string[], env: Record<string, string | undefined>, store: ImageStore, pool: LayerPool): ExportOptions {
   const layersDir = path.resolve(v.layers as string);
-  const analyzed = readToml<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml");
-  const group = readToml<GroupFile>(path.resolve(v.group as string), "group.toml");
+  const analyzed = readAnalyzed(path.resolve(v.analyzed as string));
+  const group = readGroup(path.resolve(v.group as string));
   return {
     store,
     images,
@@ -495,7 +497,7 @@ export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOpt
 async function runImageSources(store: ImageStore, v: Record<string, unknown>): Promise<Image[]> {
   try {
     if (v["run-image"]) return [(await store.find(String(v["run-image"])))].filter((x): x is Image => !!x);
-    const analyzed = readTomlIfExists<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml");
+    const analyzed = readAnalyzedIfExists(path.resolve(v.analyzed as string));
     const ref = analyzed?.["run-image"]?.reference;
     return ref ? [await store.open(ref)] : [];
   } catch {
@@ -508,6 +510,7 @@ export const exporterCommand: Command = {
   name: "exporter",
   verb: "export",
   phase: true,
+  failure: { code: ExitCode.export, prefix: "failed to export: " },
   synopsis: "[flags] <image> [<image>...]",
   flags,
   async run({ args, log, env, privileges }) {

@@ -149,6 +149,7 @@ export const rebaserCommand: Command = {
   name: "rebaser",
   verb: "rebase",
   phase: true,
+  failure: { code: ExitCode.rebase, prefix: "failed to rebase: " },
   synopsis: "[flags] <image> [<image>...]",
   flags,
   async run({ args, log, env, privileges }) {

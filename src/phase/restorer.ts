@@ -18,7 +18,8 @@ import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.t
 import { escapeID } from "../platform/files.ts";
 import { imageLocationFlags } from "../platform/image-inputs.ts";
 import { fromAnalyzedToml } from "../platform/labels.ts";
-import { readToml, toToml } from "../platform/toml.ts";
+import { toToml } from "../platform/toml.ts";
+import { readAnalyzed, readGroup } from "../platform/readers.ts";
 
 /** What the restorer needs. */
 export interface RestoreOptions {
@@ -40,7 +41,7 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
       log.warn(`${(e as Error).message}; nothing is restored from it`);
     }
   }
-  const cacheMD = cache ? cache.metadata() : { buildpacks: [] };
+  const cacheMD = cache ? cache.metadata((m) => log.warn(m)) : { buildpacks: [] };
   const restored: string[] = [];
   for (const bp of o.group.group) {
     const bpDir = path.join(o.layersDir, escapeID(bp.id));
@@ -146,6 +147,7 @@ export const restorerCommand: Command = {
   name: "restorer",
   verb: "restore",
   phase: true,
+  failure: { code: ExitCode.restore, prefix: "failed to restore: " },
   synopsis: "[flags]",
   flags,
   async run({ args, log, env, privileges }) {
@@ -159,8 +161,8 @@ export const restorerCommand: Command = {
     try {
       await restore(
         {
-          analyzed: readToml<AnalyzedFile>(path.resolve(v.analyzed as string), "analyzed.toml"),
-          group: readToml<GroupFile>(path.resolve(v.group as string), "group.toml"),
+          analyzed: readAnalyzed(path.resolve(v.analyzed as string)),
+          group: readGroup(path.resolve(v.group as string)),
           layersDir,
           cacheDir,
           skipLayers: v["skip-layers"] as boolean,

@@ -26,14 +26,20 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a registry and waits until it answers (at most 10 s). */
-export async function startRegistry(): Promise<TestRegistry> {
+/** Starts a registry and waits until it answers (at most 10 s); with `basicAuth`, it asks for that user (htpasswd). */
+export async function startRegistry(opts: { basicAuth?: { user: string; password: string } } = {}): Promise<TestRegistry> {
   const bin = spawnSync("sh", ["-c", "command -v docker-registry"], { encoding: "utf8" }).stdout.trim();
   if (!bin) throw new Error("docker-registry is not installed (apt-get install docker-registry; CI installs it)");
   const dir = tmpDir("registry-");
   const port = await freePort();
   const config = path.join(dir, "config.yml");
-  fs.writeFileSync(config, ["version: 0.1", "log:", "  level: error", "storage:", "  filesystem:", `    rootdirectory: ${path.join(dir, "data")}`, "  delete:", "    enabled: true", "http:", `  addr: 127.0.0.1:${port}`, ""].join("\n"));
+  const auth: string[] = [];
+  if (opts.basicAuth) {
+    const htpasswd = path.join(dir, "htpasswd");
+    fs.writeFileSync(htpasswd, `${opts.basicAuth.user}:${await Bun.password.hash(opts.basicAuth.password, { algorithm: "bcrypt", cost: 4 })}\n`);
+    auth.push("auth:", "  htpasswd:", "    realm: test", `    path: ${htpasswd}`);
+  }
+  fs.writeFileSync(config, ["version: 0.1", "log:", "  level: error", "storage:", "  filesystem:", `    rootdirectory: ${path.join(dir, "data")}`, "  delete:", "    enabled: true", "http:", `  addr: 127.0.0.1:${port}`, ...auth, ""].join("\n"));
   const proc: ChildProcess = spawn(bin, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (d) => (stderr += d.toString()));
@@ -42,7 +48,7 @@ export async function startRegistry(): Promise<TestRegistry> {
   for (;;) {
     try {
       const r = await fetch(`http://${host}/v2/`);
-      if (r.status === 200) break;
+      if (r.status === 200 || (opts.basicAuth && r.status === 401)) break;
     } catch {
       // not up yet
     }

@@ -48,6 +48,35 @@ export function credentialFor(registry: string, env: Record<string, string | und
   return undefined;
 }
 
+/** The RFC 1918 networks: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (address, mask). */
+const RFC1918: [number, number][] = [
+  [0x0a000000, 0xff000000],
+  [0xac100000, 0xfff00000],
+  [0xc0a80000, 0xffff0000],
+];
+
+/**
+ * The scheme of a registry, as go-containerregistry (the reference lifecycle's registry library) chooses it: HTTP
+ * for registries named insecure, for RFC 1918 addresses, `localhost:<port>`, `*.localhost`, 127.0.0.1 and ::1;
+ * HTTPS for everything else.
+ *
+ * @example registryScheme("127.0.0.1:5000", false) // "http"
+ */
+export function registryScheme(registry: string, insecure: boolean): "http" | "https" {
+  if (insecure) return "http";
+  const host = registry.split(":")[0];
+  const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (octets && octets.slice(1).every((o) => Number(o) <= 255)) {
+    const ip = octets.slice(1).reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+    if (RFC1918.some(([net, mask]) => (ip & mask) >>> 0 === net)) return "http";
+  }
+  if (registry.startsWith("localhost:")) return "http";
+  if (/^.*\.localhost(?::\d{1,5})?$/.test(registry)) return "http";
+  if (/^127\.0\.0\.1(?::\d{1,5})?$/.test(registry)) return "http";
+  if (/^(::1|\[::1\](?::\d{1,5})?)$/.test(registry)) return "http";
+  return "https";
+}
+
 /** One registry host. */
 export class RegistryClient {
   private token = new Map<string, string>();
@@ -56,8 +85,7 @@ export class RegistryClient {
 
   constructor(readonly registry: string, readonly opts: RegistryOptions = {}) {
     const host = registry === "index.docker.io" ? "registry-1.docker.io" : registry;
-    const insecure = (opts.insecure ?? []).includes(registry);
-    this.base = `${insecure ? "http" : "https"}://${host}`;
+    this.base = `${registryScheme(registry, (opts.insecure ?? []).includes(registry))}://${host}`;
     this.credential = credentialFor(registry, opts.env ?? {});
   }
 
@@ -83,8 +111,20 @@ export class RegistryClient {
         this.token.set(init.scope, await this.fetchToken(challenge, init.scope));
         res = await send();
       }
+      if (res.status === 401) {
+        await res.body?.cancel();
+        throw this.unauthorized(init.scope);
+      }
     }
     return res;
+  }
+
+  /** The error for a registry that refuses the credentials (or their absence) for a scope. */
+  private unauthorized(scope: string): RegistryError {
+    const m = /^repository:([^:]+):(\S+)/.exec(scope);
+    const what = m ? `${m[2].includes("push") ? "push to" : "pull from"} ${this.registry}/${m[1]}` : `use ${this.registry}`;
+    const creds = this.credential ? `the credentials for ${this.registry} (CNB_REGISTRY_AUTH or docker's config.json) were refused` : `no credentials for ${this.registry} were found in CNB_REGISTRY_AUTH or docker's config.json`;
+    return new RegistryError(401, `unauthorized: not allowed to ${what}: ${creds}`);
   }
 
   private async fetchToken(challenge: string, scope: string): Promise<string> {
@@ -96,7 +136,16 @@ export class RegistryClient {
     u.searchParams.set("scope", params.scope ?? scope);
     const headers: Record<string, string> = {};
     if (this.credential) headers.Authorization = this.credential;
-    const res = await fetch(u, { headers });
+    let res: Response;
+    try {
+      res = await fetch(u, { headers });
+    } catch (e) {
+      throw new RegistryError(0, `cannot reach the token service ${u.origin} of registry ${this.registry}: ${(e as Error).message}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw this.unauthorized(scope);
+    }
     if (!res.ok) throw new RegistryError(res.status, `registry ${this.registry} refused a token for ${scope}: HTTP ${res.status}`);
     const j = (await res.json()) as { token?: string; access_token?: string };
     const t = j.token ?? j.access_token;

@@ -6,16 +6,29 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../hash/sha256.ts";
-import { writeAll } from "../../fsutil/atomic.ts";
+import { discardTemp, makeTempDir, writeAll } from "../../fsutil/atomic.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import { hostPlatform } from "../layout.ts";
 import type { LinkResult } from "../layout-write.ts";
 import { type Reference, parseReference } from "../reference.ts";
 import type { ImageSink, ImageStore } from "../store.ts";
-import { type Descriptor, type ImageConfig, type Index, type Manifest, MediaType, isIndexType } from "../types.ts";
+import { type Descriptor, type ImageConfig, type Manifest, MediaType, isIndexType } from "../types.ts";
+import { ImageFormatError, checkConfig, checkIndex, checkManifest, kindOf } from "../validate.ts";
 import { RegistryClient, RegistryError, type RegistryOptions } from "./client.ts";
 
 const ACCEPT = [MediaType.ociManifest, MediaType.dockerManifest, MediaType.ociIndex, MediaType.dockerManifestList];
+
+/** Parses a JSON document from a registry as an object; `what` names it in errors. */
+function parseDocument(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new ImageFormatError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new ImageFormatError(`${what} must be a JSON object, not ${kindOf(doc)}`);
+  return doc as Record<string, unknown>;
+}
 
 async function digestOf(bytes: Uint8Array): Promise<string> {
   const h = await sha256();
@@ -108,12 +121,14 @@ export class RegistryStore implements ImageStore {
   async find(ref: string): Promise<Image | undefined> {
     const r = parseReference(ref);
     const c = this.client(r.registry);
+    const where = this.whereIs(ref);
     let got = await c.getManifest(r.repository, r.digest ?? (r.tag as string), ACCEPT);
     if (!got) return undefined;
     let desc: Descriptor = { mediaType: got.mediaType, digest: got.digest ?? (await digestOf(got.bytes)), size: got.bytes.length };
-    for (let depth = 0; isIndexType(got.mediaType) || isIndexType(JSON.parse(new TextDecoder().decode(got.bytes)).mediaType); depth++) {
+    let doc = parseDocument(got.bytes, `the manifest of ${where}`);
+    for (let depth = 0; isIndexType(got.mediaType) || isIndexType(doc.mediaType as string | undefined) || (doc.manifests !== undefined && doc.config === undefined); depth++) {
       if (depth > 8) throw new RegistryError(0, `indexes nested too deep at ${ref}`);
-      const idx = JSON.parse(new TextDecoder().decode(got.bytes)) as Index;
+      const idx = checkIndex(doc, `the index of ${where} (${desc.digest})`);
       const want = hostPlatform();
       const entries = idx.manifests ?? [];
       const pick = entries.find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture) ?? (entries.length === 1 ? entries[0] : undefined);
@@ -121,13 +136,17 @@ export class RegistryStore implements ImageStore {
       got = await c.getManifest(r.repository, pick.digest, ACCEPT);
       if (!got) throw new RegistryError(404, `${ref} lists manifest ${pick.digest}, which the registry does not have`);
       desc = { mediaType: got.mediaType || pick.mediaType, digest: pick.digest, size: got.bytes.length };
+      doc = parseDocument(got.bytes, `manifest ${pick.digest} of ${where}`);
     }
     if ((await digestOf(got.bytes)) !== desc.digest) throw new RegistryError(0, `manifest of ${ref} does not match its digest ${desc.digest}`);
-    const manifest = JSON.parse(new TextDecoder().decode(got.bytes)) as Manifest;
+    const manifest = checkManifest(doc, `manifest ${desc.digest} of ${where}`);
     const cfgStream = await c.blob(r.repository, manifest.config.digest);
     const configBytes = new Uint8Array(await new Response(cfgStream).arrayBuffer());
     if ((await digestOf(configBytes)) !== manifest.config.digest) throw new RegistryError(0, `config of ${ref} does not match its digest ${manifest.config.digest}`);
-    const config = JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfig;
+    const config = checkConfig(parseDocument(configBytes, `config ${manifest.config.digest} of ${where}`), `config ${manifest.config.digest} of ${where}`);
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new ImageFormatError(`config ${manifest.config.digest} of ${where} lists ${config.rootfs.diff_ids.length} diff_ids but its manifest lists ${manifest.layers.length} layers`);
+    }
     return new RegistryImage(c, r, desc, manifest, got.bytes, config, configBytes);
   }
 
@@ -163,7 +182,7 @@ class RegistrySink implements ImageSink {
       }
     }
     this.client = store.client(this.ref.registry);
-    this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "cnb-export-"));
+    this.tmpDir = makeTempDir(path.join(os.tmpdir(), "cnb-export-"));
   }
 
   tempBlobPath(): string {
@@ -229,7 +248,7 @@ class RegistrySink implements ImageSink {
       await this.client.putManifest(r.repository, r.tag ?? manifest.digest, m.bytes, m.mediaType);
       saved.push({ name: n, location: `${r.registry}/${r.repository}` });
     }
-    fs.rmSync(this.tmpDir, { recursive: true, force: true });
+    discardTemp(this.tmpDir);
     return saved;
   }
   blobFile(): string | undefined {
