@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
-import { commitTemp, discardTemp, fillTemp, fsyncDir, tempPathFor, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, discardTemp, fillTempAsync, fsyncDir, tempPathFor, writeAll, writeFileAtomic, yieldToEventLoop } from "../fsutil/atomic.ts";
 import type { TarEntry } from "../layer/tar-entries.ts";
 import { tarChunks } from "../layer/tar-writer.ts";
 import type { BuildpackLayersMetadata } from "../platform/files.ts";
@@ -77,12 +77,14 @@ export class VolumeCache {
   async add(entries: Iterable<TarEntry>): Promise<string> {
     const tmp = tempPathFor(path.join(this.staging, "layer.tar"));
     const h = await sha256();
-    fillTemp(
+    await fillTempAsync(
       tmp,
-      (fd) => {
+      async (fd) => {
+        let n = 0;
         for (const c of tarChunks(entries)) {
           h.update(c);
           writeAll(fd, c);
+          if (++n % 16 === 0) await yieldToEventLoop();
         }
       },
       0o644,

@@ -179,6 +179,35 @@ export function fillTemp(tmp: string, write: (fd: number) => void, mode = 0o644,
   fs.closeSync(fd);
 }
 
+/** Like fillTemp, for a writer that awaits (and so lets signals be handled while it writes). */
+export async function fillTempAsync(tmp: string, write: (fd: number) => Promise<void>, mode = 0o644, target = tmp): Promise<void> {
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, "wx", mode);
+  } catch (e) {
+    live.delete(tmp);
+    throw fileError(e, target, "write");
+  }
+  try {
+    await write(fd);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // keep the first error
+    }
+    discardTemp(tmp);
+    throw fileError(e, target, "write");
+  }
+  fs.closeSync(fd);
+}
+
+/** Lets the event loop run (signal handlers, timers) inside a long synchronous job. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Renames a finished (already fsynced) temporary file onto `target` and syncs the directory. */
 export function commitTemp(tmp: string, target: string): void {
   try {

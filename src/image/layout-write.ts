@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commitTemp, discardTemp, fileError, fillTemp, removeStaleTemps, tempPathFor, withLock, writeAll, writeFileAtomic } from "../fsutil/atomic.ts";
+import { commitTemp, discardTemp, fileError, fillTempAsync, removeStaleTemps, tempPathFor, withLock, writeAll, writeFileAtomic, yieldToEventLoop } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { progress } from "../cli/progress.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
@@ -147,16 +147,17 @@ export class LayoutWriter {
     const bar = progress(`Copying blob ${digest.slice(7, 19)}`, fs.fstatSync(inFd).size);
     let done = 0;
     try {
-      fillTemp(
+      await fillTempAsync(
         tmp,
-        (outFd) => {
-        for (;;) {
-          const n = fs.readSync(inFd, buf, 0, buf.length, null);
-          if (n === 0) break;
-          h.update(buf.subarray(0, n));
-          writeAll(outFd, buf.subarray(0, n));
-          bar.update((done += n));
-        }
+        async (outFd) => {
+          for (let k = 1; ; k++) {
+            const n = fs.readSync(inFd, buf, 0, buf.length, null);
+            if (n === 0) break;
+            h.update(buf.subarray(0, n));
+            writeAll(outFd, buf.subarray(0, n));
+            bar.update((done += n));
+            if (k % 16 === 0) await yieldToEventLoop();
+          }
         },
         0o644,
         dest,

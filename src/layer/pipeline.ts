@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import * as path from "node:path";
-import { discardTemp, fileError, writeAll } from "../fsutil/atomic.ts";
+import { discardTemp, fileError, writeAll, yieldToEventLoop } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
 import { type DeflateEngine, GZIP_HEADER, deflateBlock, deflateEngine, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
@@ -101,6 +101,8 @@ export async function compressLayer(
       held = chunk.slice();
       opts.onProgress?.(tarSize);
       while (inFlight.length >= compressor.depth) emit(await (inFlight.shift() as Promise<Uint8Array>));
+      // Compressing on this thread never leaves the microtask queue: let SIGTERM/SIGINT handlers run.
+      if (compressor.depth === 1) await yieldToEventLoop();
     }
     send(held ?? new Uint8Array(0), true);
     while (inFlight.length) emit(await (inFlight.shift() as Promise<Uint8Array>));
