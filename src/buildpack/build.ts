@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "smol-toml";
 import type { Require } from "../platform/files.ts";
-import { escapeID } from "../platform/files.ts";
+import { escapeID, processTypeProblem } from "../platform/files.ts";
 import { writeToml } from "../platform/toml.ts";
 import type { BuildpackDescriptor } from "./descriptor.ts";
 import { buildpackApiAtLeast } from "./descriptor.ts";
@@ -229,6 +229,8 @@ function readLaunchToml(file: string, d: BuildpackDescriptor): { processes: Buil
     const where = `${file}: processes[${i}]`;
     if (!isTable(p)) throw new Error(`${where} must be a table`);
     if (typeof p.type !== "string" || p.type === "") throw new Error(`${where}.type must be a non-empty string`);
+    const problem = processTypeProblem(p.type);
+    if (problem) throw new Error(`${where}: ${problem}`);
     if (p.direct !== undefined) throw new Error("process.direct is not supported on this buildpack version");
     if (typeof p.command === "string") throw new Error(`${where}.command must be an array of strings on Buildpack API ${d.api} (a string command is for Buildpack API < 0.9)`);
     const command = strings(p.command, `${where}.command`);

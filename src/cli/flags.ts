@@ -112,7 +112,7 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: Record<string
   const positionals = argv.slice(i);
   const warnings = positionals
     .filter((p, k) => k > 0 && p.startsWith("-") && p.length > 1 && byName.has(p.replace(/^--?/, "").split("=")[0]))
-    .map((p) => `Warning: parsed flag-like argument "${p}" after the positional arguments; flags must come first`);
+    .map((p) => `parsed flag-like argument "${p}" after the positional arguments; flags must come first`);
 
   const values: FlagValues = {};
   for (const s of specs) {

@@ -92,6 +92,32 @@ export function appConfig(run: ImageConfig, c: ConfigChanges): ImageConfig {
   return cfg;
 }
 
+/** A copy of `o` with its keys in byte order (Go's encoding/json writes maps so), `deep` for nested maps too. */
+export function sortedKeys<T>(o: T, deep = false): T {
+  if (Array.isArray(o)) return (deep ? o.map((x) => sortedKeys(x, true)) : o) as T;
+  if (o === null || typeof o !== "object") return o;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+    const v = (o as Record<string, unknown>)[k];
+    out[k] = deep ? sortedKeys(v, true) : v;
+  }
+  return out as T;
+}
+
+/**
+ * The config as it is written: its maps (labels, exposed ports, volumes) in a fixed order, so that the same
+ * content always gives the same digest, whatever order the labels were added in.
+ */
+export function configBytes(cfg: ImageConfig): Uint8Array {
+  const out: ImageConfig = { ...cfg };
+  if (cfg.config) {
+    const c = { ...cfg.config };
+    for (const k of ["Labels", "ExposedPorts", "Volumes"] as const) if (c[k]) (c as Record<string, unknown>)[k] = sortedKeys(c[k]);
+    out.config = c;
+  }
+  return new TextEncoder().encode(JSON.stringify(out));
+}
+
 /** The manifest of the app image. */
 export function appManifest(f: Family, config: Descriptor, layers: Descriptor[]): Manifest {
   const t = typesOf(f);

@@ -9,6 +9,7 @@ import { Layout, NoSuchImageError } from "./layout.ts";
 import { type LinkPolicy, type LinkResult, LayoutWriter } from "./layout-write.ts";
 import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutImage } from "./locate.ts";
 import type { Descriptor } from "./types.ts";
+import { gcLayout } from "./layout-gc.ts";
 import type { Logger } from "../cli/log.ts";
 import { type BuildUser, mkdirOwned } from "../buildpack/privileges.ts";
 
@@ -31,6 +32,11 @@ export interface ImageStore {
    * file's owner or mode.
    */
   prepareOutput(refs: string[], user: BuildUser, sources: Image[]): Promise<void>;
+  /**
+   * After a save: removes from where the image went what no saved image references any more and that is older
+   * than `minAgeMs` (layout garbage collection); a store where that does not apply says so and does nothing.
+   */
+  collectGarbage(saved: { name: string; location: string }[], minAgeMs: number, log: Logger): Promise<void>;
 }
 
 /** Where a new image's blobs and manifest go. */
@@ -100,6 +106,13 @@ export class LayoutStore implements ImageStore {
 
   sink(refs: string[], log?: Logger): ImageSink {
     return new LayoutSink(this.opts, refs, log);
+  }
+
+  async collectGarbage(saved: { name: string; location: string }[], minAgeMs: number, log: Logger): Promise<void> {
+    for (const loc of new Set(saved.map((x) => x.location))) {
+      const g = await gcLayout(loc, minAgeMs);
+      log.info(`Removed ${g.removed.length} unreferenced blobs from ${loc} (${(g.freed / 1e6).toFixed(1)} MB)`);
+    }
   }
 
   async prepareOutput(refs: string[], user: BuildUser, sources: Image[]): Promise<void> {

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type TarHeader, TypeFlag, bytesOf } from "./tar-header.ts";
+import { processTypeProblem } from "../platform/files.ts";
 
 /** mtime of every entry: 1980-01-01T00:00:01Z. */
 export const NORMALIZED_MTIME = 315532801;
@@ -147,13 +148,11 @@ export function* launcherLayerEntries(launcherFile: string): Generator<TarEntry>
   };
 }
 
-/** Characters a process type may not contain. */
-const BAD_TYPE = /[/><:|&\\]/;
-
 /** The process-types layer: `/cnb`, `/cnb/process` and a symlink `/cnb/process/<type>` → the launcher per process. */
 export function* processTypesLayerEntries(types: string[]): Generator<TarEntry> {
   for (const t of types) {
-    if (t === "" || BAD_TYPE.test(t)) throw new Error(`invalid process type "${t}": it must be non-empty and contain none of / > < : | & \\`);
+    const problem = processTypeProblem(t);
+    if (problem) throw new Error(problem);
   }
   yield dirEntry("/cnb");
   yield dirEntry("/cnb/process");

@@ -3,6 +3,7 @@
  * restores the previous image's SBOM layer, and writes analyzed.toml. It never knows where images live: it asks
  * an ImageStore.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "../cli/command.ts";
 import { logLevelFlag } from "../cli/command.ts";
@@ -14,7 +15,7 @@ import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import { extractTar } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, LayersMetadata, RunFile, Target } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom, layoutMode } from "../platform/image-inputs.ts";
+import { imageLocationFlags, imageStoreFrom, layoutMode, warnInapplicableFlags } from "../platform/image-inputs.ts";
 import { Label, parseLifecycleLabel, toAnalyzedToml } from "../platform/labels.ts";
 import { writeToml } from "../platform/toml.ts";
 import { readRunIfExists } from "../platform/readers.ts";
@@ -86,7 +87,14 @@ async function restoreSbom(prev: Image, diffID: string, layersDir: string, log: 
   }
   log.debug(`Restoring SBOM layer ${diffID}`);
   const roots = [{ image: layersDir, disk: layersDir }];
-  await extractTar(streamChunks(prev.openBlob(layer.digest)), roots);
+  try {
+    await extractTar(streamChunks(prev.openBlob(layer.digest)), roots);
+  } catch (e) {
+    // As the reference does: an SBOM layer that cannot be restored (another -layers directory, a damaged blob)
+    // costs only the SBOMs of reused layers.
+    fs.rmSync(path.join(layersDir, "sbom"), { recursive: true, force: true });
+    log.warn(`the SBOM layer ${diffID} of the previous image was not restored: ${(e as Error).message}`);
+  }
 }
 
 /** A ReadableStream as an async iterable of chunks. */
@@ -123,8 +131,8 @@ const flags: FlagSpec[] = [
   { name: "tag", kind: "list", usage: "additional tag for the app image" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID of the build user" },
   { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID of the build user" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported in layout mode)" },
-  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (daemon only; ignored)" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
+  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
   { name: "stack", kind: "string", env: ["CNB_STACK_PATH"], usage: "legacy stack.toml (ignored)" },
   { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
   logLevelFlag,
@@ -144,7 +152,7 @@ export const analyzerCommand: Command = {
     if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
     const store = imageStoreFrom(v, "analyze", env);
     const runImage = runImageFrom(v);
-    if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir with the restorer and exporter");
+    warnInapplicableFlags(v, (m) => log.warn(m));
     if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [path.resolve(v.layers as string)], volumes: v["launch-cache"] ? [path.resolve(String(v["launch-cache"]))] : [] });
     await analyze(
       {

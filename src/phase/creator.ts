@@ -11,7 +11,7 @@ import type { FlagSpec } from "../cli/flags.ts";
 import { platformApi } from "../cli/platform-api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
+import { imageLocationFlags, imageStoreFrom, ociGcFlag, warnInapplicableFlags } from "../platform/image-inputs.ts";
 import { unwritable } from "../platform/toml.ts";
 import { readAnalyzed } from "../platform/readers.ts";
 import { analyze, runImageFrom } from "./analyzer.ts";
@@ -28,7 +28,7 @@ const flags: FlagSpec[] = [
   { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "previous app image (default: <image>)" },
   { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
   { name: "skip-restore", kind: "bool", env: ["CNB_SKIP_RESTORE"], usage: "do not restore layers (store.toml still is)" },
   { name: "tag", kind: "list", usage: "additional tag for the app image" },
   { name: "process-type", kind: "string", env: ["CNB_PROCESS_TYPE"], usage: "default process type" },
@@ -39,7 +39,7 @@ const flags: FlagSpec[] = [
   { name: "launcher-sbom", kind: "string", default: "/cnb/lifecycle", usage: "directory of the launcher's SBOM files" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], default: "0", usage: "user ID of the build user" },
   { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], default: "0", usage: "group ID of the build user" },
-  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (daemon only; ignored)" },
+  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
   { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "do not restore the SBOM layer of the previous image" },
   { name: "parallel", kind: "bool", env: ["CNB_PARALLEL_EXPORT"], usage: "accepted; layers are always compressed on every core" },
   { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], usage: "extensions are not supported by the creator" },
@@ -70,6 +70,7 @@ export const creatorCommand: Command = {
       throw new PhaseError(ExitCode.detectOther, "the creator does not support image extensions");
     }
     const store = imageStoreFrom(v, "create", env);
+    warnInapplicableFlags(v, (m) => log.warn(m));
     const runImage = runImageFrom(v);
     const image = args.positionals[0];
     const abs = (k: string) => path.resolve(String(v[k]));

@@ -15,7 +15,7 @@ import type { Logger } from "../cli/log.ts";
 import { compareApi, platformApi } from "../cli/platform-api.ts";
 import { progress, treeSize } from "../cli/progress.ts";
 import { VolumeCache, type CacheMetadata } from "../export/cache.ts";
-import { type Family, appConfig, appManifest, createdTime, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
+import { type Family, appConfig, appManifest, configBytes, createdTime, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
 import { launcherLayer } from "../export/launcher-cache.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageSink, ImageStore } from "../image/store.ts";
@@ -25,13 +25,12 @@ import { layerNames, readLayerToml } from "../buildpack/build.ts";
 import { deflateEngine } from "../layer/deflate-block.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
 import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
-import { gcLayout } from "../image/layout-gc.ts";
 import { parseDuration } from "../cli/gc.ts";
 import { appPlanEntries, planAppLayers } from "../layer/slices.ts";
 import { type Owner, type Placement, type TarEntry, dirLayerEntries, processTypesLayerEntries } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayersMetadata, ProjectMetadataFile, ReportFile, StoreFile } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom, ociGcFlag } from "../platform/image-inputs.ts";
+import { imageLocationFlags, imageStoreFrom, ociGcFlag, warnInapplicableFlags } from "../platform/image-inputs.ts";
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
 import { unwritable, writeToml } from "../platform/toml.ts";
 import { readAnalyzed, readAnalyzedIfExists, readBuildMetadata, readGroup, readProjectMetadataIfExists, readStoreIfExists } from "../platform/readers.ts";
@@ -303,8 +302,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     created,
     layers: asm.layers.map((l) => ({ diffID: l.diffID, createdBy: l.createdBy })),
   });
-  const configBytes = new TextEncoder().encode(JSON.stringify(config));
-  const configDesc = await sink.writeBlob(configBytes, typesOf(family).config);
+  const configDesc = await sink.writeBlob(configBytes(config), typesOf(family).config);
   const manifest = appManifest(family, configDesc, [...runDescriptors, ...asm.layers.map((l) => l.descriptor)]);
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
   const manifestDesc = await sink.writeBlob(manifestBytes, typesOf(family).manifest);
@@ -323,9 +321,10 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     log.debug(`the stat index was not saved (the next export reads every layer again): ${(e as Error).message}`);
   }
   if (o.gcMinAgeMs !== undefined) {
-    for (const loc of new Set(saved.map((x) => x.location))) {
-      const g = await gcLayout(loc, o.gcMinAgeMs);
-      log.info(`Removed ${g.removed.length} unreferenced blobs from ${loc} (${(g.freed / 1e6).toFixed(1)} MB)`);
+    try {
+      await o.store.collectGarbage(saved, o.gcMinAgeMs, log);
+    } catch (e) {
+      log.warn(`garbage collection after the export failed (the image is saved): ${(e as Error).message}`);
     }
   }
 
@@ -431,10 +430,10 @@ const flags: FlagSpec[] = [
   { name: "process-type", kind: "string", env: ["CNB_PROCESS_TYPE"], usage: "default process type" },
   ociGcFlag,
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], default: "0", usage: "owner of the exported files" },
   { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], default: "0", usage: "group of the exported files" },
-  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (daemon only; ignored)" },
+  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
   { name: "extended", kind: "string", env: ["CNB_EXTENDED_DIR"], usage: "extended run image layers (extensions are not supported)" },
   { name: "parallel", kind: "bool", env: ["CNB_PARALLEL_EXPORT"], usage: "accepted; layers are always compressed on every core" },
   { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
@@ -518,7 +517,7 @@ export const exporterCommand: Command = {
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
     const store = imageStoreFrom(v, "export", env);
-    if (v["cache-image"]) throw new PhaseError(ExitCode.invalidArgs, "-cache-image is not supported in layout mode: use -cache-dir");
+    warnInapplicableFlags(v, (m) => log.warn(m));
     const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
     const launchCache = v["launch-cache"] ? path.resolve(v["launch-cache"] as string) : undefined;
     await privileges?.drop(

@@ -10,7 +10,7 @@ import { ExitCode, PhaseError } from "../cli/exit.ts";
 import type { FlagSpec } from "../cli/flags.ts";
 import type { Logger } from "../cli/log.ts";
 import { platformApi } from "../cli/platform-api.ts";
-import { NORMALIZED_CREATED, appManifest, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
+import { NORMALIZED_CREATED, appManifest, configBytes, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { History, ImageConfig } from "../image/types.ts";
@@ -116,7 +116,7 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   const baseHistory: History[] = runHistory.length === runLayers.length ? run.config.history ?? [] : runLayers.map(() => ({ created: NORMALIZED_CREATED }));
   config.history = [...baseHistory, ...upperHistory];
 
-  const configDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(config)), typesOf(family).config);
+  const configDesc = await sink.writeBlob(configBytes(config), typesOf(family).config);
   const layers = [...runLayers, ...upper].map((l) => ({ ...l.descriptor, mediaType: layerTypeIn(family, l.descriptor.mediaType) }));
   const manifest = appManifest(family, configDesc, layers);
   const manifestDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), typesOf(family).manifest);

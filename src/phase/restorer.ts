@@ -16,7 +16,7 @@ import { sha256 } from "../hash/sha256.ts";
 import { extractTar, fileChunks } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { imageLocationFlags } from "../platform/image-inputs.ts";
+import { imageLocationFlags, warnInapplicableFlags } from "../platform/image-inputs.ts";
 import { fromAnalyzedToml } from "../platform/labels.ts";
 import { toToml } from "../platform/toml.ts";
 import { readAnalyzed, readGroup } from "../platform/readers.ts";
@@ -131,7 +131,7 @@ const flags: FlagSpec[] = [
   { name: "analyzed", kind: "string", env: ["CNB_ANALYZED_PATH"], default: (v) => path.join(v.layers as string, "analyzed.toml"), usage: "analyzed.toml" },
   { name: "group", kind: "string", env: ["CNB_GROUP_PATH"], default: (v) => path.join(v.layers as string, "group.toml"), usage: "group.toml" },
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (registry only; not supported)" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
   { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "restore only store.toml" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID of the build user" },
   { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID of the build user" },
@@ -155,6 +155,7 @@ export const restorerCommand: Command = {
     const v = args.values;
     if (args.positionals.length) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${args.positionals.join(" ")}`);
     if (v.oci === true && (v.daemon === true || v.publish === true)) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
+    warnInapplicableFlags(v, (m) => log.warn(m));
     const layersDir = path.resolve(v.layers as string);
     const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
     if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [layersDir], volumes: [cacheDir] });

@@ -166,6 +166,16 @@ export interface StoreFile {
   metadata?: Record<string, unknown>;
 }
 
+/**
+ * What is wrong with a process type, or undefined: it must be non-empty and contain none of `/ > < : | & \`
+ * (it names the symlink `/cnb/process/<type>`).
+ */
+export function processTypeProblem(type: string): string | undefined {
+  if (type === "") return "type is required for all processes";
+  if (/[/><:|&\\]/.test(type)) return `invalid process type '${type}': type may not contain characters '/><:|&\\'`;
+  return undefined;
+}
+
 /** A buildpack ID as a directory name: `/` becomes `_`. */
 export function escapeID(id: string): string {
   return id.replaceAll("/", "_");

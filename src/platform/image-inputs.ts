@@ -17,9 +17,18 @@ export const imageLocationFlags: FlagSpec[] = [
   { name: "layout-dir", kind: "string", env: ["CNB_LAYOUT_DIR"], usage: "directory of the OCI layouts (default /oci)" },
   { name: "oci-link", kind: "string", env: ["CNB_OCI_LINK"], default: "hardlink", usage: "how blobs of other layouts are reused: hardlink (falling back to copy), symlink or copy" },
   { name: "daemon", kind: "bool", env: ["CNB_USE_DAEMON"], usage: "use a Docker daemon (not available in this lifecycle yet)" },
-  { name: "publish", kind: "bool", env: ["CNB_PUBLISH"], usage: "use a registry (not available in this lifecycle yet)" },
-  { name: "insecure-registry", kind: "list", env: ["CNB_INSECURE_REGISTRIES"], usage: "registries reached over HTTP (accepted; registries are not available yet)" },
+  { name: "publish", kind: "bool", env: ["CNB_PUBLISH"], usage: "images are in registries (the default without -oci, -layout or -daemon)" },
+  { name: "insecure-registry", kind: "list", env: ["CNB_INSECURE_REGISTRIES"], usage: "a registry to reach over plain HTTP (repeatable; loopback and private addresses always are)" },
 ];
+
+/**
+ * Warns about flags given that do not apply, as the reference does (`Ignoring -launch-cache, only intended for use
+ * with -daemon`), so that nothing a platform passes is ignored silently.
+ */
+export function warnInapplicableFlags(v: FlagValues, warn: (message: string) => void): void {
+  if (v["launch-cache"] && v.daemon !== true) warn("Ignoring -launch-cache, only intended for use with -daemon");
+  if (v["cache-image"]) warn(`Ignoring -cache-image ${v["cache-image"]}: this lifecycle does not read or write cache images yet; no cached data comes from it (use -cache-dir)`);
+}
 
 /** The layout directory and the form new images take: `-oci` → the RFC's, `-layout` → the canonical one. */
 export function layoutDir(v: FlagValues): { form: "rfc" | "canonical"; dir: string } {

@@ -5,6 +5,7 @@
  * `data`/`metadata`).
  */
 import type { BuildpackLayersMetadata, LayerMetadata, LayersMetadata, RunImageMetadata } from "./files.ts";
+import { sortedKeys } from "../export/image-config.ts";
 
 /** Label names. */
 export const Label = {
@@ -59,12 +60,14 @@ export function toLabelJson(m: LayersMetadata): Json {
   if (m.config) j.config = m.config;
   if (m.launcher) j.launcher = m.launcher;
   if (m["process-types"]) j["process-types"] = m["process-types"];
+  // Maps (layers by name, buildpack-defined metadata) in byte order, as Go writes them: a fixed order whatever
+  // order the layers were read in.
   j.buildpacks = (m.buildpacks ?? []).map((b) => {
     const layers: Json = {};
-    for (const [name, l] of Object.entries(b.layers ?? {})) {
-      layers[name] = { sha: l.sha, ...(l.data && Object.keys(l.data).length ? { data: l.data } : {}), build: !!l.build, launch: !!l.launch, cache: !!l.cache };
+    for (const [name, l] of Object.entries(sortedKeys(b.layers ?? {}))) {
+      layers[name] = { sha: l.sha, ...(l.data && Object.keys(l.data).length ? { data: sortedKeys(l.data, true) } : {}), build: !!l.build, launch: !!l.launch, cache: !!l.cache };
     }
-    return { key: b.key, version: b.version, layers, ...(b.store ? { store: b.store } : {}) };
+    return { key: b.key, version: b.version, layers, ...(b.store ? { store: sortedKeys(b.store, true) } : {}) };
   });
   const ri = m["run-image"] ?? m.runImage;
   if (ri) j.runImage = compact({ topLayer: ri["top-layer"] ?? ri.topLayer, reference: ri.reference, image: ri.image, mirrors: ri.mirrors });

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../hash/sha256.ts";
 import { discardTemp, makeTempDir, writeAll } from "../../fsutil/atomic.ts";
+import type { Logger } from "../../cli/log.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import { hostPlatform } from "../layout.ts";
 import type { LinkResult } from "../layout-write.ts";
@@ -158,6 +159,11 @@ export class RegistryStore implements ImageStore {
 
   sink(refs: string[]): ImageSink {
     return new RegistrySink(this, refs);
+  }
+
+  /** Garbage collection is the registry's own business: nothing to do here. */
+  async collectGarbage(_saved: unknown, _minAgeMs: number, log: Logger): Promise<void> {
+    log.warn("-oci-gc applies to OCI layouts only; the image went to a registry, so nothing was collected");
   }
 
   /** Nothing to prepare: a registry sink writes only a temporary directory of its own. */
