@@ -161,6 +161,12 @@ describe("registries", () => {
     expect(r.err).toContain(`unauthorized: not allowed to pull from ${reg.host}/cnb/run: the credentials for ${reg.host} (CNB_REGISTRY_AUTH or docker's config.json) were refused`);
     expect(r.err).not.toContain("Body already used");
     expectNoTrace(r.out + r.err);
+    for (const bad of ["null", "[1]", '{"h": 1}', "not json"]) {
+      const r2 = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], { ...env, CNB_REGISTRY_AUTH: bad });
+      expect(r2.code).toBe(32);
+      expect(r2.err).toContain("CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header");
+      expectNoTrace(r2.out + r2.err);
+    }
     const none = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], env);
     expect(none.err).toContain(`no credentials for ${reg.host} were found`);
     // The right password works, over plain HTTP without -insecure-registry (a loopback address).

@@ -27,23 +27,37 @@ export interface RegistryOptions {
 export function credentialFor(registry: string, env: Record<string, string | undefined>): string | undefined {
   const hosts = registry === "index.docker.io" ? ["index.docker.io", "docker.io", "https://index.docker.io/v1/", "registry-1.docker.io"] : [registry];
   if (env.CNB_REGISTRY_AUTH) {
-    let map: Record<string, string>;
+    let map: unknown;
     try {
-      map = JSON.parse(env.CNB_REGISTRY_AUTH) as Record<string, string>;
+      map = JSON.parse(env.CNB_REGISTRY_AUTH);
     } catch {
-      throw new RegistryError(0, "CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header");
+      map = undefined;
     }
-    for (const h of hosts) if (map[h]) return map[h];
+    if (map === null || typeof map !== "object" || Array.isArray(map) || Object.values(map).some((v) => typeof v !== "string")) {
+      throw new RegistryError(0, 'CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header (like {"registry.example.com":"Basic dXNlcjpwYXNz"})');
+    }
+    for (const h of hosts) if ((map as Record<string, string>)[h]) return (map as Record<string, string>)[h];
   }
   const dir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), ".docker");
+  const file = path.join(dir, "config.json");
+  let text: string;
   try {
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as { auths?: Record<string, { auth?: string }> };
-    for (const h of hosts) {
-      const a = cfg.auths?.[h]?.auth ?? cfg.auths?.[`https://${h}`]?.auth;
-      if (a) return `Basic ${a}`;
-    }
+    text = fs.readFileSync(file, "utf8");
   } catch {
-    // no docker config: anonymous
+    return undefined; // no docker config: anonymous
+  }
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(text);
+  } catch (e) {
+    throw new RegistryError(0, `${file} (docker's config, for registry credentials) is not valid JSON: ${(e as Error).message}`);
+  }
+  const auths = cfg !== null && typeof cfg === "object" ? (cfg as { auths?: unknown }).auths : undefined;
+  if (auths === null || typeof auths !== "object") return undefined;
+  for (const h of hosts) {
+    const entry = (auths as Record<string, unknown>)[h] ?? (auths as Record<string, unknown>)[`https://${h}`];
+    const a = entry !== null && typeof entry === "object" ? (entry as { auth?: unknown }).auth : undefined;
+    if (typeof a === "string" && a) return `Basic ${a}`;
   }
   return undefined;
 }
