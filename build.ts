@@ -1,10 +1,14 @@
 /**
  * Builds the standalone executable `dist/lifecycle` with `bun build --compile` and lays out `dist/cnb/lifecycle/`
- * as a builder image expects it: the binary, one symlink per working phase, and `lifecycle.toml`.
+ * as a builder image expects it: the binary, one symlink per working phase, `lifecycle.toml`, and the launcher
+ * that the exporter puts into app images: the small static Rust program of `launcher/` (DESIGN §9), built offline
+ * with Debian's toolchain. Where that toolchain is missing, `launcher` stays a symlink to the multi-call binary,
+ * whose TypeScript launcher (`src/launch/`) is kept for this fallback only; this script says so.
  * Run with `bun build.ts`.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { LAUNCHER_PACKAGES, buildLauncher } from "./launcher/build-launcher.ts";
 import { phaseNames } from "./src/cli/main.ts";
 import { BUILDPACK_APIS, PLATFORM_APIS, VERSION } from "./src/version.ts";
 
@@ -30,6 +34,22 @@ fs.mkdirSync(cnb, { recursive: true });
 fs.copyFileSync(outfile, path.join(cnb, "lifecycle"));
 fs.chmodSync(path.join(cnb, "lifecycle"), 0o755);
 for (const phase of phaseNames()) fs.symlinkSync("lifecycle", path.join(cnb, phase));
+
+// The in-image launcher; cargo's target directory stays in dist/ so an unchanged launcher is not compiled again.
+const launcher = buildLauncher({ targetDir: path.join(dist, "launcher-build") });
+const launcherOut = path.join(cnb, "launcher");
+if ("file" in launcher) {
+  fs.rmSync(launcherOut, { force: true });
+  fs.copyFileSync(launcher.file, launcherOut);
+  fs.chmodSync(launcherOut, 0o755);
+  console.log(`built ${path.relative(root, launcherOut)} (static, ${launcher.target}, ${(fs.statSync(launcherOut).size / 1e6).toFixed(2)} MB)`);
+} else {
+  console.warn(
+    `WARNING: the launcher's Rust toolchain is missing (${launcher.missing}): ${path.relative(root, launcherOut)} is the ` +
+      `${(fs.statSync(outfile).size / 1e6).toFixed(0)} MB multi-call binary instead, and every app image carries it. ` +
+      `Install it with: apt-get install ${LAUNCHER_PACKAGES.join(" ")}`,
+  );
+}
 
 const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 const toml = [
