@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LAUNCHER_PACKAGES, buildLauncher } from "./launcher/build-launcher.ts";
+import { installLauncher } from "./launcher/build-launcher.ts";
 import { phaseNames } from "./src/cli/main.ts";
 import { BUILDPACK_APIS, PLATFORM_APIS, VERSION } from "./src/version.ts";
 
@@ -33,23 +33,11 @@ fs.rmSync(path.join(dist, "cnb"), { recursive: true, force: true });
 fs.mkdirSync(cnb, { recursive: true });
 fs.copyFileSync(outfile, path.join(cnb, "lifecycle"));
 fs.chmodSync(path.join(cnb, "lifecycle"), 0o755);
-for (const phase of phaseNames()) fs.symlinkSync("lifecycle", path.join(cnb, phase));
+for (const phase of phaseNames().filter((p) => p !== "launcher")) fs.symlinkSync("lifecycle", path.join(cnb, phase));
 
 // The in-image launcher; cargo's target directory stays in dist/ so an unchanged launcher is not compiled again.
-const launcher = buildLauncher({ targetDir: path.join(dist, "launcher-build") });
-const launcherOut = path.join(cnb, "launcher");
-if ("file" in launcher) {
-  fs.rmSync(launcherOut, { force: true });
-  fs.copyFileSync(launcher.file, launcherOut);
-  fs.chmodSync(launcherOut, 0o755);
-  console.log(`built ${path.relative(root, launcherOut)} (static, ${launcher.target}, ${(fs.statSync(launcherOut).size / 1e6).toFixed(2)} MB)`);
-} else {
-  console.warn(
-    `WARNING: the launcher's Rust toolchain is missing (${launcher.missing}): ${path.relative(root, launcherOut)} is the ` +
-      `${(fs.statSync(outfile).size / 1e6).toFixed(0)} MB multi-call binary instead, and every app image carries it. ` +
-      `Install it with: apt-get install ${LAUNCHER_PACKAGES.join(" ")}`,
-  );
-}
+const launcher = installLauncher(cnb, { targetDir: path.join(dist, "launcher-build") });
+(launcher.rust ? console.log : console.warn)(launcher.message);
 
 const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 const toml = [

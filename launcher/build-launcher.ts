@@ -90,3 +90,35 @@ export function buildLauncher(o: { targetDir: string; sourceDir?: string; quiet?
   if (r.status !== 0) throw new Error(`cargo build of the launcher failed (exit ${r.status ?? r.signal}):\n${r.stderr ?? ""}`);
   return { file: path.join(targetDir, tc.target, "release", "launcher"), target: tc.target };
 }
+
+/**
+ * Puts the in-image launcher into a `cnb/lifecycle` directory as `launcher`: the Rust binary (a file), or, where
+ * its toolchain is missing, a symlink to the multi-call binary `multiCall` beside it (whose TypeScript launcher
+ * then goes into app images). Returns which, and a line saying so for the build's output.
+ *
+ * @example const r = installLauncher("dist/cnb/lifecycle", { targetDir: "dist/launcher-build" }); console.log(r.message)
+ */
+export function installLauncher(lifecycleDir: string, o: { targetDir: string; multiCall?: string; quiet?: boolean }): { rust: boolean; message: string } {
+  const out = path.join(lifecycleDir, "launcher");
+  const multiCall = o.multiCall ?? "lifecycle";
+  const built = buildLauncher({ targetDir: o.targetDir, quiet: o.quiet });
+  fs.rmSync(out, { force: true });
+  if ("file" in built) {
+    fs.copyFileSync(built.file, out);
+    fs.chmodSync(out, 0o755);
+    return { rust: true, message: `launcher: the static Rust launcher for ${built.target} (${(fs.statSync(out).size / 1e6).toFixed(2)} MB)` };
+  }
+  fs.symlinkSync(multiCall, out);
+  let size = "";
+  try {
+    size = ` (${(fs.statSync(path.join(lifecycleDir, multiCall)).size / 1e6).toFixed(0)} MB)`;
+  } catch {
+    // the multi-call binary is not there yet
+  }
+  return {
+    rust: false,
+    message:
+      `WARNING: the launcher's Rust toolchain is missing (${built.missing}): launcher is a link to the multi-call binary ` +
+      `${multiCall}${size} instead, and every app image carries that. Install the toolchain with: apt-get install ${LAUNCHER_PACKAGES.join(" ")}`,
+  };
+}
