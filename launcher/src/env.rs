@@ -3,6 +3,10 @@
 //! then the env dirs of its layers (`env/`, `env.launch/`, `env.launch/<type>/`). Replaces `newLaunchEnv` and
 //! `applyLaunchLayers` of `src/launch/env.ts` and, for launch, `Env`, `applyEnvDir` and `addRootDirs` of
 //! `src/buildpack/env.ts`. Names and values are bytes, as the kernel hands them over.
+//!
+//! The same for every Buildpack API from 0.7 to 0.12 (buildpack spec at its tags, reference `env/env.go`): a file
+//! without suffix overrides (it prepended with the path delimiter only before 0.5), `env.launch/<process>/` exists
+//! throughout, and the name is the file name up to its first `.`.
 
 use crate::error::Result;
 use crate::layers;

@@ -1,7 +1,8 @@
 //! exec.d programs: each runs with the current launch env, cwd `<app>`, stdin from /dev/null, stdout and stderr
 //! inherited, and a pipe as fd 3 on which it writes TOML `NAME = "value"` pairs; each pair overrides that
 //! variable before the next program runs. A failure or bad output fails the launch (82). Replaces `runExecD`,
-//! `runWithFd3` and `parseExecDOutput` of `src/launch/execd.ts`.
+//! `runWithFd3` and `parseExecDOutput` of `src/launch/execd.ts`. exec.d exists from Buildpack API 0.5 on, so for
+//! every API this launcher accepts; the order is the reference's, layer by layer (`exec.d/` then `exec.d/<type>/`).
 
 use crate::env::Env;
 use crate::error::{Failure, Result};

@@ -2,6 +2,9 @@
 //! and execs the command, with the reference launcher's argv conventions:
 //! `bash -c '<source lines>; cd <wd>; <tail>' <caller> <command> <args…>`. Replaces `shellQuote`,
 //! `profileScripts`, `bashTail` and `bashArgv` of `src/launch/shell.ts`.
+//!
+//! Shell processes are those of buildpacks older than Buildpack API 0.9 (`direct = false`, the default there) and
+//! the user's `launcher "cmd" args…`; from 0.9 on buildpack processes are direct and profile.d is not used for them.
 
 use crate::error::Result;
 use crate::layers;
