@@ -1,10 +1,14 @@
 /**
  * Builds the standalone executable `dist/lifecycle` with `bun build --compile` and lays out `dist/cnb/lifecycle/`
- * as a builder image expects it: the binary, one symlink per working phase, and `lifecycle.toml`.
+ * as a builder image expects it: the binary, one symlink per working phase, `lifecycle.toml`, and the launcher
+ * that the exporter puts into app images: the small static Rust program of `launcher/` (DESIGN §9), built offline
+ * with Debian's toolchain. Where that toolchain is missing, `launcher` stays a symlink to the multi-call binary,
+ * whose TypeScript launcher (`src/launch/`) is kept for this fallback only; this script says so.
  * Run with `bun build.ts`.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { installLauncher } from "./launcher/build-launcher.ts";
 import { phaseNames } from "./src/cli/main.ts";
 import { BUILDPACK_APIS, PLATFORM_APIS, VERSION } from "./src/version.ts";
 
@@ -29,7 +33,11 @@ fs.rmSync(path.join(dist, "cnb"), { recursive: true, force: true });
 fs.mkdirSync(cnb, { recursive: true });
 fs.copyFileSync(outfile, path.join(cnb, "lifecycle"));
 fs.chmodSync(path.join(cnb, "lifecycle"), 0o755);
-for (const phase of phaseNames()) fs.symlinkSync("lifecycle", path.join(cnb, phase));
+for (const phase of phaseNames().filter((p) => p !== "launcher")) fs.symlinkSync("lifecycle", path.join(cnb, phase));
+
+// The in-image launcher; cargo's target directory stays in dist/ so an unchanged launcher is not compiled again.
+const launcher = installLauncher(cnb, { targetDir: path.join(dist, "launcher-build") });
+(launcher.rust ? console.log : console.warn)(launcher.message);
 
 const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 const toml = [

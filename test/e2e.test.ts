@@ -1,8 +1,10 @@
 /**
  * End to end (issue: "The RFC … End to end"): the compiled binary builds the fixture app with the test buildpacks
- * on a run image made of busybox-static and the host's glibc files, into an OCI layout; umoci unpacks the result;
- * the image's entrypoint runs in a chroot of it (as root, in a private mount and PID namespace with its own
- * /proc, because Bun's executables abort without /proc). A rebuild reuses every layer and gives the same digest.
+ * into an OCI layout, with the launcher build.ts makes (the static Rust one of launcher/, or without its toolchain
+ * the multi-call binary); the run image is busybox-static plus the glibc files that launcher needs (none for the
+ * Rust one); umoci unpacks the result; the image's entrypoint runs in a chroot of it (as root, in a private mount
+ * and PID namespace with its own /proc, which Bun's executables need). A rebuild reuses every layer and gives the
+ * same digest.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
@@ -10,6 +12,7 @@ import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { busyboxMissing, makeHostRunImage } from "../fixtures/run-image.ts";
+import { buildLauncher } from "../launcher/build-launcher.ts";
 import { tmpDir } from "./helpers/images.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -20,6 +23,8 @@ const maybe = missing ? test.skip : test;
 
 let work: string;
 let bin: string;
+let launcher: string;
+let rustLauncher = false;
 let oci: string;
 let app: string;
 let layers: string;
@@ -30,7 +35,7 @@ function create(extra: string[] = []) {
     "creator", "-oci", "-oci-dir", oci, "-run-image", "cnb/busybox-run:v1",
     "-layers", layers, "-app", app, "-cache-dir", cache,
     "-buildpacks", path.join(work, "buildpacks"), "-order", path.join(work, "build.toml"),
-    "-platform", path.join(work, "platform"), "-launcher", bin, "-uid", "1000", "-gid", "1000", ...extra, "e2e-app",
+    "-platform", path.join(work, "platform"), "-launcher", launcher, "-uid", "1000", "-gid", "1000", ...extra, "e2e-app",
   ];
   const r = spawnSync(bin, args, { encoding: "utf8", env: { PATH: process.env.PATH, CNB_PLATFORM_API: "0.15" } });
   if (r.status !== 0) throw new Error(`creator exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
@@ -54,6 +59,17 @@ beforeAll(() => {
   bin = path.join(work, "lifecycle");
   const c = spawnSync(process.execPath, ["build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], { encoding: "utf8" });
   if (c.status !== 0) throw new Error(`compile failed: ${c.stderr}`);
+  const built = buildLauncher({ targetDir: path.join(ROOT, "dist", "launcher-build"), quiet: true });
+  rustLauncher = "file" in built;
+  if ("file" in built) {
+    // The exporter runs as uid 1000, which may not reach dist/ in this checkout.
+    launcher = path.join(work, "launcher");
+    fs.copyFileSync(built.file, launcher);
+    fs.chmodSync(launcher, 0o755);
+  } else {
+    console.warn(`e2e.test.ts: the Rust launcher cannot be built here (${built.missing}): the image gets the multi-call binary`);
+    launcher = bin;
+  }
   oci = path.join(work, "oci");
   app = path.join(work, "workspace");
   layers = path.join(work, "layers");
@@ -69,7 +85,7 @@ beforeAll(() => {
 
 describe("end to end", () => {
   maybe("build on a busybox run image, unpack with umoci, run the entrypoint in a chroot; rebuild reuses and reproduces", async () => {
-    await makeHostRunImage(oci, "cnb/busybox-run", "v1", bin);
+    await makeHostRunImage(oci, "cnb/busybox-run", "v1", launcher);
     const first = create();
     expect(first.out).toContain("===> ANALYZING");
     expect(first.out).toContain("===> EXPORTING");
@@ -87,6 +103,9 @@ describe("end to end", () => {
     }
     const cfg = JSON.parse(fs.readFileSync(path.join(bundle, "config.json"), "utf8"));
     expect(cfg.process.args).toEqual(["/cnb/process/web"]);
+    // The image's launcher is the one given; the Rust one is static, so the run image carries no C library.
+    expect(fs.readFileSync(path.join(bundle, "rootfs/cnb/lifecycle/launcher")).equals(fs.readFileSync(launcher))).toBe(true);
+    if (rustLauncher) expect(spawnSync("find", [path.join(bundle, "rootfs"), "-name", "libc.so*"], { encoding: "utf8" }).stdout).toBe("");
 
     // The default process, with its launch env.
     const web = runInImage(bundle, cfg.process.args);
