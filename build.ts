@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { installLauncher } from "./launcher/build-launcher.ts";
 import { phaseNames } from "./src/cli/main.ts";
-import { BUILDPACK_APIS, PLATFORM_APIS, VERSION } from "./src/version.ts";
+import { BUILDPACK_APIS, PLATFORM_APIS, VERSION } from "./src/ground/version.ts";
 
 const root = path.dirname(new URL(import.meta.url).pathname);
 const dist = path.join(root, "dist");

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../src/cli/main.ts";
-import { VERSION } from "../src/version.ts";
+import { VERSION } from "../src/ground/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LAYOUTS = fileURLToPath(new URL("../../shared/fixtures/external/layouts/", import.meta.url));

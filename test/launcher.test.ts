@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildLauncher } from "../launcher/build-launcher.ts";
-import { BUILDPACK_APIS, PLATFORM_APIS } from "../src/version.ts";
+import { BUILDPACK_APIS, PLATFORM_APIS } from "../src/ground/version.ts";
 import { APP, BASE_ENV, FIRST, LAYERS, LEGACY, SECOND, T, buildImage, killQuietly, readUntil, run, shown } from "./helpers/launch-image.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -281,7 +281,7 @@ describe("older Buildpack and Platform APIs (the Rust launcher)", () => {
     const api = fs.readFileSync(path.join(ROOT, "launcher/src/api.rs"), "utf8");
     const list = (name: string) => JSON.parse(`[${new RegExp(`pub const ${name}: &\\[&str\\] = &\\[([^\\]]*)\\]`).exec(api)?.[1] ?? ""}]`) as string[];
     const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `0.${from + i}`);
-    // src/version.ts is to list Platform 0.7–0.15 and Buildpack 0.7–0.12 (DESIGN §3); until it does, the launcher
+    // src/ground/version.ts is to list Platform 0.7–0.15 and Buildpack 0.7–0.12 (DESIGN §3); until it does, the launcher
     // is held to those ranges and to covering what version.ts lists.
     const platform = PLATFORM_APIS[0] === "0.7" ? PLATFORM_APIS : range(7, 15);
     const buildpack = BUILDPACK_APIS[0] === "0.7" ? BUILDPACK_APIS : range(7, 12);

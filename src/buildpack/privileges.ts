@@ -14,9 +14,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { Logger } from "../cli/log.ts";
-import { parseBool } from "../cli/flags.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { Logger } from "../ground/log.ts";
+import { parseBool } from "../ground/flags.ts";
 
 /** The environment variable that allows the detector and builder to run as uid 0. */
 export const ALLOW_ROOT_ENV = "CNB_LIFECYCLE_ALLOW_ROOT";

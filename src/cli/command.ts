@@ -1,6 +1,6 @@
 /** The shape every phase and tool command of the multi-call binary has. */
-import type { FlagSpec, ParsedArgs } from "./flags.ts";
-import type { Logger } from "./log.ts";
+import type { FlagSpec, ParsedArgs } from "../ground/flags.ts";
+import type { Logger } from "../ground/log.ts";
 import type { BuildUser, DropPlan } from "../buildpack/privileges.ts";
 
 /** What a command receives. */

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import type { Command } from "./command.ts";
 import { logLevelFlag } from "./command.ts";
-import { ExitCode, PhaseError } from "./exit.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { GC_MIN_AGE_MS, gcLayout } from "../image/layout-gc.ts";
 import { candidateLocations } from "../image/locate.ts";
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from "./command.ts";
 import { logLevelFlag } from "./command.ts";
-import { ExitCode, PhaseError } from "./exit.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { openLayoutImage, ImageNotFoundError } from "../image/locate.ts";
 import { platformString } from "../image/layout.ts";
 

@@ -4,9 +4,9 @@
  */
 import * as path from "node:path";
 import type { Command } from "./command.ts";
-import { ExitCode, reportErrors } from "./exit.ts";
-import { HelpRequested, UsageError, parseFlags, usageText } from "./flags.ts";
-import { Logger, type Sink, loggerFromEnv } from "./log.ts";
+import { ExitCode, reportErrors } from "../ground/errors.ts";
+import { HelpRequested, UsageError, parseFlags, usageText } from "../ground/flags.ts";
+import { Logger, type Sink, loggerFromEnv } from "../ground/log.ts";
 import { inspectCommand } from "./inspect.ts";
 import { gcCommand } from "./gc.ts";
 import { analyzerCommand } from "../phase/analyzer.ts";
@@ -17,7 +17,7 @@ import { exporterCommand } from "../phase/exporter.ts";
 import { restorerCommand } from "../phase/restorer.ts";
 import { rebaserCommand } from "../phase/rebaser.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../ground/version.ts";
 import { removeTempsOnSignals } from "../fsutil/atomic.ts";
 import { signalChildren } from "../buildpack/spawn.ts";
 import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";

@@ -5,6 +5,7 @@
  */
 import type { Descriptor, History, ImageConfig, Manifest } from "../image/types.ts";
 import { MediaType } from "../image/types.ts";
+import { sortedKeys } from "../ground/json.ts";
 
 /** 1980-01-01T00:00:01Z, the reference lifecycle's constant creation time. */
 export const NORMALIZED_CREATED = "1980-01-01T00:00:01Z";
@@ -90,18 +91,6 @@ export function appConfig(run: ImageConfig, c: ConfigChanges): ImageConfig {
   for (const l of c.layers) history.push({ created: c.created, created_by: l.createdBy });
   cfg.history = history;
   return cfg;
-}
-
-/** A copy of `o` with its keys in byte order (Go's encoding/json writes maps so), `deep` for nested maps too. */
-export function sortedKeys<T>(o: T, deep = false): T {
-  if (Array.isArray(o)) return (deep ? o.map((x) => sortedKeys(x, true)) : o) as T;
-  if (o === null || typeof o !== "object") return o;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(o).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
-    const v = (o as Record<string, unknown>)[k];
-    out[k] = deep ? sortedKeys(v, true) : v;
-  }
-  return out as T;
 }
 
 /**

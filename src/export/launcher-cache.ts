@@ -11,7 +11,7 @@ import { commitTemp, discardTemp, removeStaleTemps, tempPathFor, writeFileAtomic
 import type { LayerPool } from "../layer/pool.ts";
 import { launcherLayerEntries } from "../layer/tar-entries.ts";
 import { deflateEngine } from "../layer/deflate-block.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../ground/version.ts";
 
 /** A compressed launcher layer and the file holding its blob. */
 export interface LauncherLayer {

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { commitTemp, discardTemp, fileError, fillTempAsync, removeStaleTemps, tempPathFor, withLock, writeAll, writeFileAtomic, yieldToEventLoop } from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
-import { progress } from "../cli/progress.ts";
+import { progress } from "../ground/progress.ts";
 import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
 import { type Descriptor, type Index, MediaType, REF_NAME } from "./types.ts";
 

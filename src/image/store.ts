@@ -10,7 +10,7 @@ import { type LinkPolicy, type LinkResult, LayoutWriter } from "./layout-write.t
 import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutImage } from "./locate.ts";
 import type { Descriptor } from "./types.ts";
 import { gcLayout } from "./layout-gc.ts";
-import type { Logger } from "../cli/log.ts";
+import type { Logger } from "../ground/log.ts";
 import { type BuildUser, mkdirOwned } from "../buildpack/privileges.ts";
 
 /** Finds images by reference and opens sinks for new ones. */

@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { Logger } from "../cli/log.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { Logger } from "../ground/log.ts";
 import { errnoName, loadLibc } from "./libc.ts";
 
 /** Signals forwarded to the child when the launcher cannot exec in place. */

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { parse } from "smol-toml";
 import type { Env } from "../buildpack/env.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
 
 function execdError(message: string): PhaseError {
   return new PhaseError(ExitCode.launch, `failed to launch: exec.d: ${message}`);

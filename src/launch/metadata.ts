@@ -3,8 +3,8 @@
  * and the processes, with the buildpack API gate (exit 12).
  */
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import { checkBuildpackApi } from "../cli/platform-api.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import { checkBuildpackApi } from "../ground/api.ts";
 import type { BuildMetadataFile } from "../platform/files.ts";
 import { TomlFileError, readToml } from "../platform/toml.ts";
 

@@ -4,8 +4,8 @@
  * `-- cmd args…` direct and `cmd args…` through bash.
  */
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import { compareApi } from "../cli/platform-api.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import { compareApi } from "../ground/api.ts";
 import type { LaunchMetadata, LaunchProcess } from "./metadata.ts";
 
 /** What selection needs besides the metadata. */

@@ -6,10 +6,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "../cli/command.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { FlagSpec } from "../cli/flags.ts";
-import type { Logger } from "../cli/log.ts";
-import { checkBuildpackApi, platformApi } from "../cli/platform-api.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { FlagSpec } from "../ground/flags.ts";
+import type { Logger } from "../ground/log.ts";
+import { checkBuildpackApi, platformApi } from "../ground/api.ts";
 import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry, Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { TomlFileError, writeToml } from "../platform/toml.ts";

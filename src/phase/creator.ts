@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "../cli/command.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { FlagSpec } from "../cli/flags.ts";
-import { platformApi } from "../cli/platform-api.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { FlagSpec } from "../ground/flags.ts";
+import { platformApi } from "../ground/api.ts";
 import { refuseRoot } from "../buildpack/privileges.ts";
 import type { AnalyzedFile } from "../platform/files.ts";
 import { imageLocationFlags, imageStoreFrom, ociGcFlag, warnInapplicableFlags } from "../platform/image-inputs.ts";

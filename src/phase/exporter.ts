@@ -9,11 +9,11 @@ import * as path from "node:path";
 import { discardTemp } from "../fsutil/atomic.ts";
 import type { Command } from "../cli/command.ts";
 import { logLevelFlag } from "../cli/command.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { FlagSpec } from "../cli/flags.ts";
-import type { Logger } from "../cli/log.ts";
-import { compareApi, platformApi } from "../cli/platform-api.ts";
-import { progress, treeSize } from "../cli/progress.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { FlagSpec } from "../ground/flags.ts";
+import type { Logger } from "../ground/log.ts";
+import { compareApi, platformApi } from "../ground/api.ts";
+import { progress, treeSize } from "../ground/progress.ts";
 import { VolumeCache, type CacheMetadata } from "../export/cache.ts";
 import { type Family, appConfig, appManifest, configBytes, createdTime, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
 import { launcherLayer } from "../export/launcher-cache.ts";
@@ -34,7 +34,7 @@ import { imageLocationFlags, imageStoreFrom, ociGcFlag, warnInapplicableFlags } 
 import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
 import { unwritable, writeToml } from "../platform/toml.ts";
 import { readAnalyzed, readAnalyzedIfExists, readBuildMetadata, readGroup, readProjectMetadataIfExists, readStoreIfExists } from "../platform/readers.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../ground/version.ts";
 
 /** What the exporter needs. */
 export interface ExportOptions {

@@ -6,10 +6,10 @@
  */
 import type { Command } from "../cli/command.ts";
 import { logLevelFlag } from "../cli/command.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
-import type { FlagSpec } from "../cli/flags.ts";
-import type { Logger } from "../cli/log.ts";
-import { platformApi } from "../cli/platform-api.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { FlagSpec } from "../ground/flags.ts";
+import type { Logger } from "../ground/log.ts";
+import { platformApi } from "../ground/api.ts";
 import { NORMALIZED_CREATED, appManifest, configBytes, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";

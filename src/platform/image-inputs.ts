@@ -3,8 +3,8 @@
  * `CNB_USE_OCI` with `-oci-dir` / `CNB_OCI_PATH`, and the reference lifecycle's `-layout` / `CNB_USE_LAYOUT` with
  * `-layout-dir` / `CNB_LAYOUT_DIR`; `-daemon` and `-publish` for the other targets; the link policy.
  */
-import type { FlagSpec, FlagValues } from "../cli/flags.ts";
-import { ExitCode, PhaseError } from "../cli/exit.ts";
+import type { FlagSpec, FlagValues } from "../ground/flags.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { type ImageStore, LayoutStore } from "../image/store.ts";
 import { RegistryStore } from "../image/registry/store.ts";
 import { parseLinkPolicy } from "../image/layout-write.ts";

@@ -5,7 +5,7 @@
  * `data`/`metadata`).
  */
 import type { BuildpackLayersMetadata, LayerMetadata, LayersMetadata, RunImageMetadata } from "./files.ts";
-import { sortedKeys } from "../export/image-config.ts";
+import { sortedKeys } from "../ground/json.ts";
 
 /** Label names. */
 export const Label = {

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Level, Logger } from "../../src/cli/log.ts";
+import { type Level, Logger } from "../../src/ground/log.ts";
 
 /** The project's fixtures directory. */
 export const FIX = fileURLToPath(new URL("../../fixtures/", import.meta.url));

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../hash/sha256.ts";
 import { discardTemp, makeTempDir, writeAll } from "../../fsutil/atomic.ts";
-import type { Logger } from "../../cli/log.ts";
+import type { Logger } from "../../ground/log.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import { hostPlatform } from "../layout.ts";
 import type { LinkResult } from "../layout-write.ts";

@@ -1,5 +1,5 @@
 /** The Platform API gate: `CNB_PLATFORM_API` must name a version this lifecycle implements (exit 11 otherwise). */
-import { ExitCode, PhaseError } from "./exit.ts";
+import { ExitCode, PhaseError } from "./errors.ts";
 
 /** Platform API versions the phases implement, oldest first. */
 export const SUPPORTED_PLATFORM_APIS = ["0.12", "0.13", "0.14", "0.15"];

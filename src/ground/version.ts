@@ -1,6 +1,6 @@
 /** The lifecycle's version and the API versions it implements (those the phases' tests exercise). */
-import pkg from "../package.json" with { type: "json" };
-import { SUPPORTED_BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS } from "./cli/platform-api.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { SUPPORTED_BUILDPACK_APIS, SUPPORTED_PLATFORM_APIS } from "./api.ts";
 
 /** This lifecycle's version. */
 export const VERSION: string = pkg.version;
