@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
 import type { Command } from "../src/cli/command.ts";
 import { PhaseError } from "../src/ground/errors.ts";
+import { tuningFrom } from "../src/cli/tuning.ts";
 import { parseFlags } from "../src/ground/flags.ts";
 import { Logger, type Level } from "../src/ground/log.ts";
 import { readLayerToml } from "../src/buildpack/build.ts";
@@ -279,7 +280,7 @@ describe("the builder command", () => {
     const c = capture("info");
     let rc: number;
     try {
-      rc = await cmd.run({ args: parseFlags(cmd.flags, argv, env), log: c.log, env });
+      rc = await cmd.run({ args: parseFlags(cmd.flags, argv, env), log: c.log, env, tuning: tuningFrom({}) });
     } catch (e) {
       if (!(e instanceof PhaseError)) throw e;
       c.log.error(e.message);

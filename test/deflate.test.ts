@@ -10,7 +10,8 @@ import * as zlib from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { inflateSync } from "fflate";
 import { codeLengths, deflateFast } from "../src/layer/deflate-fast.ts";
-import { deflateBlock, deflateEngine, incompressible } from "../src/layer/deflate-block.ts";
+import { deflateBlock, incompressible } from "../src/layer/deflate-block.ts";
+import { tuningFrom } from "../src/cli/tuning.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { tmpDir } from "./helpers/images.ts";
 
@@ -86,9 +87,9 @@ describe("deflateFast", () => {
 
 describe("engines in the pipeline", () => {
   test("CNB_LIFECYCLE_DEFLATE selects the engine", () => {
-    expect(deflateEngine({})).toBe("fflate");
-    expect(deflateEngine({ CNB_LIFECYCLE_DEFLATE: "fast" })).toBe("fast");
-    expect(() => deflateEngine({ CNB_LIFECYCLE_DEFLATE: "zlib" })).toThrow(/must be "fflate" or "fast", got "zlib"/);
+    expect(tuningFrom({}).deflate).toBe("fflate");
+    expect(tuningFrom({ CNB_LIFECYCLE_DEFLATE: "fast" }).deflate).toBe("fast");
+    expect(() => tuningFrom({ CNB_LIFECYCLE_DEFLATE: "zlib" })).toThrow(/must be "fflate" or "fast", got "zlib"/);
   });
 
   test("incompressible blocks are stored by both engines", () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
 import type { Command } from "../src/cli/command.ts";
 import { PhaseError } from "../src/ground/errors.ts";
+import { tuningFrom } from "../src/cli/tuning.ts";
 import { parseFlags } from "../src/ground/flags.ts";
 import { Logger, type Level } from "../src/ground/log.ts";
 import { emptyPlan, parseBuildPlan, type BuildPlan, type DetectOutput } from "../src/buildpack/detect.ts";
@@ -62,7 +63,7 @@ async function runCommand(cmd: Command, argv: string[], env: Record<string, stri
   const args = parseFlags(cmd.flags, argv, env);
   let code: number;
   try {
-    code = await cmd.run({ args, log: c.log, env });
+    code = await cmd.run({ args, log: c.log, env, tuning: tuningFrom({}) });
   } catch (e) {
     if (!(e instanceof PhaseError)) throw e;
     c.log.error(e.message);

@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { digestOf, hashBackend, setHashBackend, sha256 } from "../src/hash/sha256.ts";
+import { tuningFrom } from "../src/cli/tuning.ts";
 
 afterEach(() => setHashBackend(undefined));
 
@@ -29,19 +30,12 @@ test("both backends give identical digests on the same chunked streams", async (
   expect(`sha256:${results[0]}`).toBe(await digestOf(data));
 });
 
-test("the backend is chosen by CNB_LIFECYCLE_HASH or setHashBackend", () => {
-  const old = process.env.CNB_LIFECYCLE_HASH;
-  try {
-    process.env.CNB_LIFECYCLE_HASH = "wasm";
-    expect(hashBackend()).toBe("wasm");
-    process.env.CNB_LIFECYCLE_HASH = "node";
-    expect(hashBackend()).toBe("node");
-    process.env.CNB_LIFECYCLE_HASH = "md5";
-    expect(() => hashBackend()).toThrow(/CNB_LIFECYCLE_HASH must be "node" or "wasm", got "md5"/);
-    setHashBackend("wasm");
-    expect(hashBackend()).toBe("wasm");
-  } finally {
-    if (old === undefined) delete process.env.CNB_LIFECYCLE_HASH;
-    else process.env.CNB_LIFECYCLE_HASH = old;
-  }
+test("the backend is chosen by setHashBackend; the entry reads CNB_LIFECYCLE_HASH", () => {
+  expect(hashBackend()).toBe("node");
+  setHashBackend("wasm");
+  expect(hashBackend()).toBe("wasm");
+  expect(tuningFrom({ CNB_LIFECYCLE_HASH: "wasm" }).hash).toBe("wasm");
+  expect(tuningFrom({ CNB_LIFECYCLE_HASH: "node" }).hash).toBe("node");
+  expect(() => tuningFrom({ CNB_LIFECYCLE_HASH: "md5" })).toThrow(/CNB_LIFECYCLE_HASH must be "node" or "wasm", got "md5"/);
+  expect(() => tuningFrom({ CNB_LIFECYCLE_WORKERS: "zero" })).toThrow(/CNB_LIFECYCLE_WORKERS must be a whole number/);
 });

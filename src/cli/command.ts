@@ -1,6 +1,7 @@
 /** The shape every phase and tool command of the multi-call binary has. */
 import type { FlagSpec, ParsedArgs } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
+import type { Tuning } from "./tuning.ts";
 import type { BuildUser, DropPlan } from "../buildpack/privileges.ts";
 
 /** What a command receives. */
@@ -8,6 +9,8 @@ export interface CommandContext {
   args: ParsedArgs;
   log: Logger;
   env: Record<string, string | undefined>;
+  /** The tuning variables, read once from `env`. */
+  tuning: Tuning;
   /** argv[0] as invoked (the launcher selects a process type by its basename). */
   argv0?: string;
   /**

@@ -18,6 +18,8 @@ import { restorerCommand } from "../phase/restorer.ts";
 import { rebaserCommand } from "../phase/rebaser.ts";
 import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../ground/version.ts";
+import { type Tuning, tuningFrom } from "./tuning.ts";
+import { setHashBackend } from "../hash/sha256.ts";
 import { removeTempsOnSignals } from "../fsutil/atomic.ts";
 import { signalChildren } from "../buildpack/spawn.ts";
 import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";
@@ -103,12 +105,20 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     return ExitCode.invalidArgs;
   }
   for (const w of parsed.warnings) log.warn(w);
+  let tuning: Tuning;
+  try {
+    tuning = tuningFrom(env);
+  } catch (e) {
+    log.error((e as Error).message);
+    return ExitCode.invalidArgs;
+  }
+  setHashBackend(tuning.hash);
   const privileges = opts.ownProcess ? { drop: async (user: BuildUser, plan: DropPlan) => void (await dropPrivileges(user, plan, log)) } : undefined;
-  return reportErrors(log, () => cmd.run({ args: parsed, log, env, privileges }), cmd.failure?.code, cmd.failure?.prefix);
+  return reportErrors(log, () => cmd.run({ args: parsed, log, env, tuning, privileges }), cmd.failure?.code, cmd.failure?.prefix);
 }
 
 /** Runs a command that takes its arguments untouched (the launcher: the app's arguments may look like flags). */
 async function runRaw(cmd: Command, argv0: string, args: string[], env: Record<string, string | undefined>, sink: Sink): Promise<number> {
   const log = loggerFromEnv(env, sink);
-  return reportErrors(log, () => cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, argv0 }));
+  return reportErrors(log, () => cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, tuning: tuningFrom({}), argv0 }));
 }

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { commitTemp, discardTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
 import type { LayerPool } from "../layer/pool.ts";
 import { launcherLayerEntries } from "../layer/tar-entries.ts";
-import { deflateEngine } from "../layer/deflate-block.ts";
+import { DEFAULT_DEFLATE_ENGINE } from "../layer/deflate-block.ts";
 import { VERSION } from "../ground/version.ts";
 
 /** A compressed launcher layer and the file holding its blob. */
@@ -41,7 +41,7 @@ export async function launcherLayer(launcherPath: string, cacheDir: string | und
     throw new Error(`the launcher ${launcherPath} does not exist (set -launcher)`);
   }
   const real = fs.realpathSync(launcherPath);
-  const engine = pool.options?.engine ?? deflateEngine();
+  const engine = pool.options?.engine ?? DEFAULT_DEFLATE_ENGINE;
   const key = createHash("sha256").update(`${VERSION}\0${engine}\0${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${st.dev}`).digest("hex").slice(0, 32);
   const dir = launcherCacheDir(cacheDir);
   const meta = path.join(dir, `${key}.json`);

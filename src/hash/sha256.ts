@@ -1,6 +1,7 @@
 /**
  * SHA-256 behind one small interface: `node:crypto` by default (fast on Bun, Deno and Node), hash-wasm when
- * selected with `CNB_LIFECYCLE_HASH=wasm` or `setHashBackend("wasm")`. Both give the same digests.
+ * selected with `setHashBackend("wasm")` (the entry does so for `CNB_LIFECYCLE_HASH=wasm`). Both give the same
+ * digests.
  */
 import { createHash } from "node:crypto";
 import { createSHA256 } from "hash-wasm";
@@ -17,20 +18,14 @@ export type HashBackend = "node" | "wasm";
 
 let chosen: HashBackend | undefined;
 
-/** Selects the backend for hashers created from now on; undefined returns to the environment's choice. */
+/** Selects the backend for hashers created from now on; undefined returns to the default (`node`). */
 export function setHashBackend(b: HashBackend | undefined): void {
   chosen = b;
 }
 
-/** The backend in force: the one set, else `CNB_LIFECYCLE_HASH`, else `node`. */
+/** The backend in force: the one set, else `node`. */
 export function hashBackend(): HashBackend {
-  if (chosen) return chosen;
-  const env = typeof process !== "undefined" ? process.env.CNB_LIFECYCLE_HASH : undefined;
-  if (env === "wasm" || env === "hash-wasm") return "wasm";
-  if (env && env !== "node" && env !== "node:crypto") {
-    throw new Error(`CNB_LIFECYCLE_HASH must be "node" or "wasm", got "${env}"`);
-  }
-  return "node";
+  return chosen ?? "node";
 }
 
 /**

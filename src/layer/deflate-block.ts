@@ -12,13 +12,8 @@ import { deflateFast } from "./deflate-fast.ts";
  */
 export type DeflateEngine = "fflate" | "fast";
 
-/** The engine `CNB_LIFECYCLE_DEFLATE` selects (`fflate` when unset). */
-export function deflateEngine(env: Record<string, string | undefined> = process.env): DeflateEngine {
-  const v = env.CNB_LIFECYCLE_DEFLATE;
-  if (v === undefined || v === "" || v === "fflate") return "fflate";
-  if (v === "fast") return "fast";
-  throw new Error(`CNB_LIFECYCLE_DEFLATE must be "fflate" or "fast", got "${v}"`);
-}
+/** The engine used when none is given. */
+export const DEFAULT_DEFLATE_ENGINE: DeflateEngine = "fflate";
 
 /**
  * fflate's memory level (hash table of 2^(12+mem) entries). Fixed, so the output never depends on the input size

@@ -10,7 +10,7 @@ import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import * as path from "node:path";
 import { discardTemp, fileError, writeAll, yieldToEventLoop } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
-import { type DeflateEngine, GZIP_HEADER, deflateBlock, deflateEngine, gzipTrailer } from "./deflate-block.ts";
+import { DEFAULT_DEFLATE_ENGINE, type DeflateEngine, GZIP_HEADER, deflateBlock, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
 import { tarChunks } from "./tar-writer.ts";
 
@@ -38,7 +38,7 @@ export interface BlockCompressor {
 export interface PipelineOptions {
   /** gzip level, 1–9 (default 1, as the reference lifecycle). */
   level?: number;
-  /** The block compressor (default: `CNB_LIFECYCLE_DEFLATE`, else fflate). */
+  /** The block compressor (default: fflate). */
   engine?: DeflateEngine;
   hash?: HashBackend;
   /** The block size in bytes; part of the output format (default 1 MiB). */
@@ -91,7 +91,7 @@ export async function compressLayer(
     const inFlight: Promise<Uint8Array>[] = [];
     // Look one chunk ahead so the last block is known to be final when it is sent.
     let held: Uint8Array | undefined;
-    const engine = opts.engine ?? deflateEngine();
+    const engine = opts.engine ?? DEFAULT_DEFLATE_ENGINE;
     const send = (block: Uint8Array, final: boolean) => inFlight.push(compressor.deflate(block, final, level, engine));
     for (const chunk of tarChunks(entries, opts.blockSize ?? BLOCK_SIZE)) {
       tarHash.update(chunk);

@@ -29,10 +29,8 @@ function workerURL(): URL {
   return new URL("./worker.ts", here);
 }
 
-/** The default parallelism: `CNB_LIFECYCLE_WORKERS`, else the number of cores. */
+/** The default parallelism: the number of cores. */
 export function defaultParallelism(): number {
-  const env = Number(process.env.CNB_LIFECYCLE_WORKERS);
-  if (Number.isInteger(env) && env >= 1) return env;
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 

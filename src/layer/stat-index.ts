@@ -3,7 +3,7 @@
  * every path's lstat (inode, size, mode, owner, mtime and ctime in nanoseconds, symlink target) and of the layer's
  * owner is recorded with the diffID when a layer is exported or restored; the next export that finds the same
  * fingerprint takes the recorded diffID. Any change to a file (even a touch) changes its ctime and so the
- * fingerprint. `CNB_LIFECYCLE_REREAD=true` turns this off.
+ * fingerprint. The exporter does without it when `CNB_LIFECYCLE_REREAD=true`.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -44,11 +44,6 @@ export class StatIndex {
     } catch {
       this.records = {};
     }
-  }
-
-  /** Whether the index may be used (`CNB_LIFECYCLE_REREAD` not set to true). */
-  static enabled(env: Record<string, string | undefined>): boolean {
-    return !["1", "true", "TRUE", "True"].includes(env.CNB_LIFECYCLE_REREAD ?? "");
   }
 
   /** The diffID recorded for this fingerprint. */

@@ -62,7 +62,7 @@ export const creatorCommand: Command = {
   phase: true,
   synopsis: "[flags] <image>",
   flags,
-  async run({ args, log, env, privileges }) {
+  async run({ args, log, env, tuning, privileges }) {
     const api = platformApi(env);
     const v = args.values;
     if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
@@ -108,7 +108,7 @@ export const creatorCommand: Command = {
     await stage(ExitCode.build, "build", () => build({ ...common, layersDir, group: detected.group, plan: detected.plan, analyzed }, log));
 
     log.info("===> EXPORTING");
-    await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, store, pool), group: detected.group }), log, env);
+    await exportWithPool((pool) => ({ ...exportOptionsFrom({ ...v, "cache-dir": cacheDir, "run-image": undefined }, images, env, tuning, store, pool), group: detected.group }), log, tuning);
     return 0;
   },
 };

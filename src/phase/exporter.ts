@@ -22,7 +22,6 @@ import type { ImageSink, ImageStore } from "../image/store.ts";
 import type { Descriptor } from "../image/types.ts";
 import { LayerPool } from "../layer/pool.ts";
 import { layerNames, readLayerToml } from "../buildpack/build.ts";
-import { deflateEngine } from "../layer/deflate-block.ts";
 import { tarDiffID } from "../layer/pipeline.ts";
 import { StatIndex, treeFingerprint } from "../layer/stat-index.ts";
 import { parseDuration } from "../cli/gc.ts";
@@ -35,6 +34,7 @@ import { Label, fromAnalyzedToml, toLabelJson } from "../platform/labels.ts";
 import { unwritable, writeToml } from "../platform/toml.ts";
 import { readAnalyzed, readAnalyzedIfExists, readBuildMetadata, readGroup, readProjectMetadataIfExists, readStoreIfExists } from "../platform/readers.ts";
 import { VERSION } from "../ground/version.ts";
+import type { Tuning } from "../cli/tuning.ts";
 
 /** What the exporter needs. */
 export interface ExportOptions {
@@ -443,7 +443,7 @@ const flags: FlagSpec[] = [
 ];
 
 /** Resolves the exporter's flags to options (shared with the creator). */
-export function exportOptionsFrom(v: Record<string, unknown>, images: string[], env: Record<string, string | undefined>, store: ImageStore, pool: LayerPool): ExportOptions {
+export function exportOptionsFrom(v: Record<string, unknown>, images: string[], env: Record<string, string | undefined>, tuning: Tuning, store: ImageStore, pool: LayerPool): ExportOptions {
   const layersDir = path.resolve(v.layers as string);
   const analyzed = readAnalyzed(path.resolve(v.analyzed as string));
   const group = readGroup(path.resolve(v.group as string));
@@ -465,7 +465,7 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     execEnv: env.CNB_EXEC_ENV || "production",
     pool,
-    statIndex: StatIndex.enabled(env) ? new StatIndex(path.join(layersDir, ".cnb-lifecycle", "stat-index.json")) : undefined,
+    statIndex: !tuning.reread ? new StatIndex(path.join(layersDir, ".cnb-lifecycle", "stat-index.json")) : undefined,
     gcMinAgeMs: v["oci-gc"] === true ? parseDuration(env.CNB_OCI_GC_MIN_AGE || "10m") : undefined,
   };
 }
@@ -474,14 +474,8 @@ export function exportOptionsFrom(v: Record<string, unknown>, images: string[], 
  * Exports with a layer pool that lives for the export, mapping unexpected failures to exit 62 (the exporter's and
  * the creator's way in).
  */
-export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOptions, log: Logger, env: Record<string, string | undefined>): Promise<ExportResult> {
-  let engine;
-  try {
-    engine = deflateEngine(env);
-  } catch (e) {
-    throw new PhaseError(ExitCode.invalidArgs, (e as Error).message);
-  }
-  const pool = new LayerPool(undefined, { engine });
+export async function exportWithPool(makeOptions: (pool: LayerPool) => ExportOptions, log: Logger, tuning: Tuning): Promise<ExportResult> {
+  const pool = new LayerPool(tuning.workers, { engine: tuning.deflate });
   try {
     return await exportImage(makeOptions(pool), log);
   } catch (e) {
@@ -512,7 +506,7 @@ export const exporterCommand: Command = {
   failure: { code: ExitCode.export, prefix: "failed to export: " },
   synopsis: "[flags] <image> [<image>...]",
   flags,
-  async run({ args, log, env, privileges }) {
+  async run({ args, log, env, tuning, privileges }) {
     platformApi(env);
     const v = args.values;
     if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
@@ -527,7 +521,7 @@ export const exporterCommand: Command = {
     const report = path.resolve(v.report as string);
     const why = unwritable(report);
     if (why) throw new PhaseError(ExitCode.export, `cannot write the report to ${report} (-report, CNB_REPORT_PATH): ${why}; nothing was exported`);
-    await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, store, pool), log, env);
+    await exportWithPool((pool) => exportOptionsFrom(v, args.positionals, env, tuning, store, pool), log, tuning);
     return 0;
   },
 };
