@@ -4,17 +4,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
-import type { Command } from "../src/cli/command.ts";
 import { PhaseError } from "../src/ground/errors.ts";
-import { tuningFrom } from "../src/cli/tuning.ts";
-import { parseFlags } from "../src/ground/flags.ts";
 import { Logger, type Level } from "../src/ground/log.ts";
-import { readLayerToml } from "../src/buildpack/build.ts";
+import { readLayerToml } from "../src/buildpack/files.ts";
 import { ALLOW_ROOT_ENV } from "../src/buildpack/privileges.ts";
-import { build, builderCommand, filterPlan, planFor, type BuildOptions } from "../src/phase/builder.ts";
+import { build, filterPlan, planFor, type BuildOptions } from "../src/phase/builder.ts";
 import { detect } from "../src/phase/detector.ts";
 import type { BuildMetadataFile, GroupFile, PlanFile } from "../src/platform/files.ts";
 import { capture, workspace } from "./helpers/workspace.ts";
+import { run } from "./helpers/run.ts";
 
 const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
 const BUILDPACKS = path.join(FIX, "buildpacks");
@@ -276,25 +274,12 @@ describe("build: plan filtering and processes", () => {
 });
 
 describe("the builder command", () => {
-  async function runCommand(cmd: Command, argv: string[], env: Record<string, string | undefined>) {
-    const c = capture("info");
-    let rc: number;
-    try {
-      rc = await cmd.run({ args: parseFlags(cmd.flags, argv, env), log: c.log, env, tuning: tuningFrom({}) });
-    } catch (e) {
-      if (!(e instanceof PhaseError)) throw e;
-      c.log.error(e.message);
-      rc = e.code;
-    }
-    return { code: rc, ...c };
-  }
-
   test("flags resolve to <layers>/group.toml, plan.toml and config/metadata.toml", async () => {
     const ws = workspace(TMP);
     await detectInto(ws, "hello");
-    const r = await runCommand(builderCommand, ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform], { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" });
+    const r = await run("builder", ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform], { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" });
     expect(r.code).toBe(0);
-    expect(r.out).toEqual(["---> Hello buildpack"]);
+    expect(r.outLines).toEqual(["---> Hello buildpack"]);
     expect(readToml(path.join(ws.layers, "config/metadata.toml"))["buildpack-default-process-type"]).toBe("web");
   });
 
@@ -302,10 +287,10 @@ describe("the builder command", () => {
     const ws = workspace(TMP);
     const argv = ["-layers", ws.layers];
     if (process.getuid?.() === 0) {
-      const r = await runCommand(builderCommand, argv, LIFECYCLE_ENV);
+      const r = await run("builder", argv, LIFECYCLE_ENV);
       expect(r.code).toBe(1);
-      expect(r.err[0]).toContain("failed to build: refusing to run as root");
+      expect(r.errLines[0]).toContain("failed to build: refusing to run as root");
     }
-    expect((await runCommand(builderCommand, argv, { ...LIFECYCLE_ENV, CNB_PLATFORM_API: "9.9" })).code).toBe(11);
+    expect((await run("builder", argv, { ...LIFECYCLE_ENV, CNB_PLATFORM_API: "9.9" })).code).toBe(11);
   });
 });

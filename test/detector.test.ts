@@ -4,18 +4,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
-import type { Command } from "../src/cli/command.ts";
 import { PhaseError } from "../src/ground/errors.ts";
-import { tuningFrom } from "../src/cli/tuning.ts";
-import { parseFlags } from "../src/ground/flags.ts";
 import { Logger, type Level } from "../src/ground/log.ts";
 import { emptyPlan, parseBuildPlan, type BuildPlan, type DetectOutput } from "../src/buildpack/detect.ts";
 import { readBuildpackDescriptor } from "../src/buildpack/descriptor.ts";
 import { ALLOW_ROOT_ENV, refuseRoot } from "../src/buildpack/privileges.ts";
 import { resolveGroup, type Detected } from "../src/buildpack/resolve.ts";
 import { resolveTarget, targetMatches } from "../src/buildpack/target.ts";
-import { detect, detectorCommand, mergeSystem, type DetectOptions } from "../src/phase/detector.ts";
+import { detect, mergeSystem, type DetectOptions } from "../src/phase/detector.ts";
 import { capture, workspace } from "./helpers/workspace.ts";
+import { run } from "./helpers/run.ts";
 
 const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
 const BUILDPACKS = path.join(FIX, "buildpacks");
@@ -57,20 +55,6 @@ async function detectCode(p: Promise<unknown>): Promise<number> {
 
 const readTomlFile = (f: string) => parse(fs.readFileSync(f, "utf8")) as Record<string, any>;
 
-/** Runs a Command the way main does: flags from argv and env, then run; PhaseError → its code. */
-async function runCommand(cmd: Command, argv: string[], env: Record<string, string | undefined>, level: Level = "info") {
-  const c = capture(level);
-  const args = parseFlags(cmd.flags, argv, env);
-  let code: number;
-  try {
-    code = await cmd.run({ args, log: c.log, env, tuning: tuningFrom({}) });
-  } catch (e) {
-    if (!(e instanceof PhaseError)) throw e;
-    c.log.error(e.message);
-    code = e.code;
-  }
-  return { code, ...c };
-}
 
 describe("detect: groups and outputs", () => {
   test("a single passing buildpack: group.toml with api and homepage, an empty plan", async () => {
@@ -389,7 +373,7 @@ describe("the detector command", () => {
   test("flags and defaults: -order from <layers>/order.toml, outputs under <layers>", async () => {
     const ws = workspace(TMP);
     fs.copyFileSync(ORDER("provides"), path.join(ws.layers, "order.toml"));
-    const r = await runCommand(detectorCommand, base(ws), { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true", CNB_SYSTEM_PATH: path.join(ws.root, "none.toml") });
+    const r = await run("detector", base(ws), { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true", CNB_SYSTEM_PATH: path.join(ws.root, "none.toml") });
     expect(r.code).toBe(0);
     expect(readTomlFile(path.join(ws.layers, "group.toml")).group.map((g: { id: string }) => g.id)).toEqual(["test/provider", "test/consumer"]);
     expect(readTomlFile(path.join(ws.layers, "plan.toml")).entries).toHaveLength(1);
@@ -397,7 +381,7 @@ describe("the detector command", () => {
 
   test("env vars stand in for flags; CNB_EXEC_ENV is read", async () => {
     const ws = workspace(TMP);
-    const r = await runCommand(detectorCommand, [], {
+    const r = await run("detector", [], {
       ...LIFECYCLE_ENV,
       [ALLOW_ROOT_ENV]: "1",
       CNB_APP_DIR: ws.app,
@@ -415,11 +399,11 @@ describe("the detector command", () => {
   test("exit codes: 20 through the command, 3 for positional args, 11 for a bad Platform API", async () => {
     const ws = workspace(TMP);
     const env = { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" };
-    const r = await runCommand(detectorCommand, [...base(ws), "-order", ORDER("fail")], env);
+    const r = await run("detector", [...base(ws), "-order", ORDER("fail")], env);
     expect(r.code).toBe(20);
-    expect(r.err.at(-1)).toBe("ERROR: failed to detect: no buildpacks participating");
-    expect((await runCommand(detectorCommand, [...base(ws), "extra"], env)).code).toBe(3);
-    expect((await runCommand(detectorCommand, base(ws), { ...env, CNB_PLATFORM_API: "0.3" })).code).toBe(11);
+    expect(r.errLines.at(-1)).toBe("ERROR: failed to detect: no buildpacks participating");
+    expect((await run("detector", [...base(ws), "extra"], env)).code).toBe(3);
+    expect((await run("detector", base(ws), { ...env, CNB_PLATFORM_API: "0.3" })).code).toBe(11);
   });
 
   test("refuses to run as root without the opt-in", async () => {
@@ -429,10 +413,10 @@ describe("the detector command", () => {
     expect(() => refuseRoot("detect", {}, 1000)).not.toThrow();
     if (process.getuid?.() === 0) {
       const ws = workspace(TMP);
-      const r = await runCommand(detectorCommand, [...base(ws), "-order", ORDER("hello")], LIFECYCLE_ENV);
+      const r = await run("detector", [...base(ws), "-order", ORDER("hello")], LIFECYCLE_ENV);
       expect(r.code).toBe(1);
-      expect(r.err[0]).toContain("failed to detect: refusing to run as root");
-      expect(r.err[0]).toContain(`${ALLOW_ROOT_ENV}=true`);
+      expect(r.errLines[0]).toContain("failed to detect: refusing to run as root");
+      expect(r.errLines[0]).toContain(`${ALLOW_ROOT_ENV}=true`);
     }
   });
 });

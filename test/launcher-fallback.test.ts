@@ -16,11 +16,12 @@ import { parseExecDOutput } from "../src/launch/execd.ts";
 import type { LaunchMetadata } from "../src/launch/metadata.ts";
 import { selectProcess } from "../src/launch/process.ts";
 import { bashArgv, bashTail } from "../src/launch/shell.ts";
-import { isProcessInvocation, launcherCommand, prepareLaunch } from "../src/phase/launcher.ts";
+import { isProcessInvocation, prepareLaunch } from "../src/phase/launcher.ts";
+import { launcherCommand } from "../src/cli/commands/launcher.ts";
 import { APP, BASE_ENV, FIRST, T, buildImage, killQuietly, readUntil, run, shown } from "./helpers/launch-image.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const ENTRY = path.join(ROOT, "src/launch/entry.ts");
+const ENTRY = path.join(ROOT, "src/cli/launcher-entry.ts");
 const PROC = path.join(T, "fallback", "cnb", "process");
 const proc = (type: string) => path.join(PROC, type);
 /** The fallback run from the sources by Bun; `asType` gives it the argv0 of a process type. */
@@ -144,8 +145,8 @@ describe("in process", () => {
   });
 
   test("isProcessInvocation", () => {
-    expect(isProcessInvocation("/cnb/process/web")).toBe(true);
-    expect(isProcessInvocation("/cnb/lifecycle/launcher")).toBe(false);
+    expect(isProcessInvocation("/cnb/process/web", {})).toBe(true);
+    expect(isProcessInvocation("/cnb/lifecycle/launcher", {})).toBe(false);
     expect(isProcessInvocation(proc("web"), {}, PROC)).toBe(true);
     expect(isProcessInvocation("web", { PATH: `/usr/bin:${PROC}` }, PROC)).toBe(true);
     expect(isProcessInvocation("sh", { PATH: `/usr/bin:/bin:${PROC}` }, PROC)).toBe(false);

@@ -3,7 +3,7 @@
  * each check running it as a real process through `<tmp>/cnb/process/<type>` symlinks or as
  * `<tmp>/launcher`. That is the Rust launcher of launcher/, built once through build.ts's `buildLauncher` (cargo's
  * target directory in dist/ is the cache); on a machine without its toolchain, the TypeScript fallback compiled
- * from src/launch/entry.ts, with the checks of what only the Rust launcher does skipped.
+ * from src/cli/launcher-entry.ts, with the checks of what only the Rust launcher does skipped.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
@@ -32,7 +32,7 @@ beforeAll(() => {
     fs.copyFileSync(built.file, BIN);
     fs.chmodSync(BIN, 0o755);
   } else {
-    const r = Bun.spawnSync([process.execPath, "build", "--compile", path.join(ROOT, "src/launch/entry.ts"), "--outfile", BIN], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([process.execPath, "build", "--compile", path.join(ROOT, "src/cli/launcher-entry.ts"), "--outfile", BIN], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`bun build --compile failed: ${r.stderr.toString()}`);
   }
   fs.mkdirSync(PROC, { recursive: true });

@@ -192,4 +192,28 @@ describe("ownership, started as root", () => {
     const appLayout = Layout.open(path.join(oci, "my-app"));
     for (const l of run.layers) expect(fs.statSync(appLayout.blobPath(l.digest)).uid).toBe(USER.uid);
   }, 120_000);
+
+  maybe("an app layout left by an earlier build as root is written by the build user; its blobs keep their owner", async () => {
+    const root = fs.mkdtempSync(path.join(work, "rebuild-"));
+    fs.chmodSync(root, 0o755);
+    const oci = path.join(root, "oci");
+    await makeRunImage(oci, "cnb/run", "bionic");
+    const b = makeBuiltLayers(root);
+    const env = { CNB_USE_OCI: "true", CNB_OCI_PATH: oci, CNB_LAYERS_DIR: b.layers, CNB_APP_DIR: b.app, CNB_PLATFORM_API: "0.15" };
+    expect(lifecycle(["analyzer", "-run-image", "cnb/run:bionic", "my-app"], env).status).toBe(0);
+    const first = lifecycle(["exporter", "-launcher", b.launcher, "my-app"], env);
+    expect(first.status).toBe(0);
+    const app = path.join(oci, "my-app");
+    const blobs = fs.readdirSync(path.join(app, "blobs", "sha256")).map((n) => path.join(app, "blobs", "sha256", n));
+    expect(blobs.every((f) => fs.statSync(f).uid === 0)).toBe(true);
+    // The builder, as the build user, left the layers directory as its own; a change makes a new app layer.
+    spawnSync("chown", ["-R", `${USER.uid}:${USER.gid}`, b.layers, b.app]);
+    fs.writeFileSync(path.join(b.app, "new.txt"), "new\n");
+    const second = lifecycle(["exporter", "-launcher", b.launcher, "-uid", String(USER.uid), "-gid", String(USER.gid), "my-app"], env);
+    expect(second.stderr).toBe("");
+    expect(second.status).toBe(0);
+    expect(fs.statSync(app).uid).toBe(USER.uid);
+    expect(fs.statSync(path.join(app, "index.json")).uid).toBe(USER.uid);
+    for (const f of blobs) expect(fs.statSync(f).uid).toBe(0);
+  }, 120_000);
 });

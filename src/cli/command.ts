@@ -1,12 +1,13 @@
 /** The shape every phase and tool command of the multi-call binary has. */
-import type { FlagSpec, ParsedArgs } from "../ground/flags.ts";
+import type { FlagReader, FlagSpec } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
 import type { Tuning } from "./tuning.ts";
 import type { BuildUser, DropPlan } from "../buildpack/privileges.ts";
 
 /** What a command receives. */
 export interface CommandContext {
-  args: ParsedArgs;
+  /** The resolved flags and the positional arguments (for a `rawArgs` command: the arguments untouched). */
+  flags: FlagReader;
   log: Logger;
   env: Record<string, string | undefined>;
   /** The tuning variables, read once from `env`. */
@@ -29,13 +30,10 @@ export interface Command {
   phase: boolean;
   synopsis: string;
   flags: FlagSpec[];
-  /** No flag parsing: `run` gets the arguments untouched as `ctx.args.positionals` (the launcher). */
+  /** No flag parsing: `run` gets the arguments untouched as `ctx.flags.positionals` (the launcher). */
   rawArgs?: boolean;
   /** The exit code and message prefix of a failure that carries no code of its own (`failed to analyze: `). */
   failure?: { code: number; prefix: string };
   /** Runs the command; resolves to the exit code. Throws PhaseError for a failure with a code. */
   run(ctx: CommandContext): Promise<number>;
 }
-
-/** The `-log-level` flag every command has. */
-export const logLevelFlag: FlagSpec = { name: "log-level", kind: "string", env: ["CNB_LOG_LEVEL"], default: "info", usage: "logging level: debug, info, warn or error" };

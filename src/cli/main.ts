@@ -1,30 +1,32 @@
 /**
- * The multi-call entry point: the phase is the basename of argv[0] (`/cnb/lifecycle/analyzer`) or the first
- * argument (`lifecycle analyzer …`, `lifecycle analyze …`); `lifecycle -version` prints the version.
+ * The dispatcher: the phase is the basename of argv[0] (`/cnb/lifecycle/analyzer`) or the first argument
+ * (`lifecycle analyzer …`, `lifecycle analyze …`); `lifecycle -version` prints the version. It parses the flags,
+ * reads the tuning variables once, and runs the command; it holds no phase logic.
  */
 import * as path from "node:path";
-import type { Command } from "./command.ts";
 import { ExitCode, reportErrors } from "../ground/errors.ts";
-import { HelpRequested, UsageError, parseFlags, usageText } from "../ground/flags.ts";
+import { FlagReader, HelpRequested, UsageError, parseFlags, usageText } from "../ground/flags.ts";
 import { Logger, type Sink, loggerFromEnv } from "../ground/log.ts";
-import { inspectCommand } from "./inspect.ts";
-import { gcCommand } from "./gc.ts";
-import { analyzerCommand } from "../phase/analyzer.ts";
-import { builderCommand } from "../phase/builder.ts";
-import { creatorCommand } from "../phase/creator.ts";
-import { detectorCommand } from "../phase/detector.ts";
-import { exporterCommand } from "../phase/exporter.ts";
-import { restorerCommand } from "../phase/restorer.ts";
-import { rebaserCommand } from "../phase/rebaser.ts";
-import { isProcessInvocation, launcherCommand } from "../phase/launcher.ts";
 import { VERSION } from "../ground/version.ts";
-import { type Tuning, tuningFrom } from "./tuning.ts";
-import { setHashBackend } from "../hash/sha256.ts";
 import { removeTempsOnSignals } from "../fsutil/atomic.ts";
-import { signalChildren } from "../buildpack/spawn.ts";
 import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";
+import { signalChildren } from "../buildpack/spawn.ts";
+import { setHashBackend } from "../hash/sha256.ts";
+import { isProcessInvocation } from "../phase/launcher.ts";
+import type { Command } from "./command.ts";
+import { type Tuning, tuningFrom } from "./tuning.ts";
+import { analyzerCommand } from "./commands/analyzer.ts";
+import { builderCommand } from "./commands/builder.ts";
+import { creatorCommand } from "./commands/creator.ts";
+import { detectorCommand } from "./commands/detector.ts";
+import { exporterCommand } from "./commands/exporter.ts";
+import { gcCommand } from "./commands/gc.ts";
+import { inspectCommand } from "./commands/inspect.ts";
+import { launcherCommand } from "./commands/launcher.ts";
+import { rebaserCommand } from "./commands/rebaser.ts";
+import { restorerCommand } from "./commands/restorer.ts";
 
-/** Every command of the binary. Phases are added here as they land. */
+/** Every command of the binary. */
 export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand, gcCommand];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
@@ -44,9 +46,10 @@ export function topUsage(): string {
 }
 
 /**
- * Runs the binary as invoked; resolves to the process exit code.
+ * Runs the binary as invoked; resolves to the process exit code. With `ownProcess`, the command may drop
+ * privileges and SIGTERM/SIGINT remove its temporary files.
  *
- * @example await main("/cnb/lifecycle/analyzer", ["-oci", "-run-image", "cnb/run", "app"], process.env)
+ * @example await main("/cnb/lifecycle/analyzer", ["-oci", "-run-image", "cnb/run", "app"], env)
  */
 export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink, opts: { ownProcess?: boolean } = {}): Promise<number> {
   const out = sink ?? { out: (l: string) => process.stdout.write(l + "\n"), err: (l: string) => process.stderr.write(l + "\n") };
@@ -71,11 +74,16 @@ export async function main(argv0: string, args: string[], env: Record<string, st
     }
     rest = args.slice(1);
   }
-  if (cmd.rawArgs) return await runRaw(cmd, argv0, rest, env, out);
+  const command = cmd;
+  if (command.rawArgs) {
+    const log = loggerFromEnv(env, out);
+    const flags = new FlagReader({ values: {}, positionals: rest, given: new Set(), warnings: [] });
+    return reportErrors(log, () => command.run({ flags, log, env, tuning: tuningFrom({}), argv0 }), command.failure?.code, command.failure?.prefix);
+  }
   if (opts.ownProcess) {
     removeTempsOnSignals((sig) => {
       signalChildren(sig as NodeJS.Signals);
-      out.err(`ERROR: ${cmd.name} stopped by ${sig}; its temporary files were removed`);
+      out.err(`ERROR: ${command.name} stopped by ${sig}; its temporary files were removed`);
     });
   }
   if (rest[0] === "-version" || rest[0] === "--version") {
@@ -85,15 +93,15 @@ export async function main(argv0: string, args: string[], env: Record<string, st
   const log = new Logger("info", out);
   let parsed;
   try {
-    parsed = parseFlags(cmd.flags, rest, env);
+    parsed = parseFlags(command.flags, rest, env);
   } catch (e) {
     if (e instanceof HelpRequested) {
-      out.out(usageText(cmd.name, cmd.synopsis, cmd.flags));
+      out.out(usageText(command.name, command.synopsis, command.flags));
       return 0;
     }
     if (e instanceof UsageError) {
       out.err(e.message);
-      out.err(usageText(cmd.name, cmd.synopsis, cmd.flags));
+      out.err(usageText(command.name, command.synopsis, command.flags));
       return ExitCode.usage;
     }
     throw e;
@@ -114,11 +122,5 @@ export async function main(argv0: string, args: string[], env: Record<string, st
   }
   setHashBackend(tuning.hash);
   const privileges = opts.ownProcess ? { drop: async (user: BuildUser, plan: DropPlan) => void (await dropPrivileges(user, plan, log)) } : undefined;
-  return reportErrors(log, () => cmd.run({ args: parsed, log, env, tuning, privileges }), cmd.failure?.code, cmd.failure?.prefix);
-}
-
-/** Runs a command that takes its arguments untouched (the launcher: the app's arguments may look like flags). */
-async function runRaw(cmd: Command, argv0: string, args: string[], env: Record<string, string | undefined>, sink: Sink): Promise<number> {
-  const log = loggerFromEnv(env, sink);
-  return reportErrors(log, () => cmd.run({ args: { values: {}, positionals: args, given: new Set(), warnings: [] }, log, env, tuning: tuningFrom({}), argv0 }));
+  return reportErrors(log, () => command.run({ flags: new FlagReader(parsed), log, env, tuning, privileges }), command.failure?.code, command.failure?.prefix);
 }

@@ -3,6 +3,8 @@
  * `-name=false`, repeatable flags), with precedence flag > environment variable > default.
  */
 
+import * as path from "node:path";
+
 /** The kinds of flag. */
 export type FlagKind = "string" | "bool" | "list" | "int";
 
@@ -146,4 +148,69 @@ export function usageText(phase: string, synopsis: string, specs: FlagSpec[]): s
     lines.push(`  ${names}${arg}`, `      ${s.usage}${env}${def}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Typed access to a command's resolved flags: each accessor reads one kind and says plainly when a value does not
+ * fit, so that commands need no casts.
+ *
+ * @example const f = new FlagReader(parseFlags(specs, argv, env)); f.path("layers") // "/layers", absolute
+ */
+export class FlagReader {
+  constructor(readonly parsed: ParsedArgs) {}
+
+  /** The positional arguments. */
+  get positionals(): string[] {
+    return this.parsed.positionals;
+  }
+
+  private value(name: string): string | boolean | string[] | undefined {
+    if (!(name in this.parsed.values)) throw new Error(`flag -${name} is not one of this command's flags`);
+    return this.parsed.values[name];
+  }
+
+  /** A string flag's value; undefined (or "") when unset. */
+  string(name: string): string | undefined {
+    const v = this.value(name);
+    if (v === undefined || v === "") return undefined;
+    if (typeof v !== "string") throw new Error(`flag -${name} is not a string flag`);
+    return v;
+  }
+
+  /** A string flag that always has a value (it has a default). */
+  required(name: string): string {
+    const v = this.string(name);
+    if (v === undefined) throw new UsageError(`flag -${name} needs a value`);
+    return v;
+  }
+
+  /** A path flag made absolute; it must have a value (a default). */
+  path(name: string): string {
+    return path.resolve(this.required(name));
+  }
+
+  /** A path flag made absolute, or undefined when unset. */
+  optionalPath(name: string): string | undefined {
+    const v = this.string(name);
+    return v === undefined ? undefined : path.resolve(v);
+  }
+
+  bool(name: string): boolean {
+    return this.value(name) === true;
+  }
+
+  list(name: string): string[] {
+    const v = this.value(name);
+    return Array.isArray(v) ? v : [];
+  }
+
+  /** An int flag's value (its default when unset). */
+  int(name: string): number {
+    return Number(this.required(name));
+  }
+
+  /** Whether the flag was given on the command line (not from env or default). */
+  given(name: string): boolean {
+    return this.parsed.given.has(name);
+  }
 }

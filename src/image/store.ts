@@ -11,7 +11,7 @@ import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutIma
 import type { Descriptor } from "./types.ts";
 import { gcLayout } from "./layout-gc.ts";
 import type { Logger } from "../ground/log.ts";
-import { type BuildUser, mkdirOwned } from "../buildpack/privileges.ts";
+import { type BuildUser, canWrite, mkdirOwned } from "../buildpack/privileges.ts";
 
 /** Finds images by reference and opens sinks for new ones. */
 export interface ImageStore {
@@ -122,6 +122,13 @@ export class LayoutStore implements ImageStore {
       mkdirOwned(dir, user);
       const w = LayoutWriter.open(dir);
       for (const n of ["blobs", "blobs/sha256", "index.json", "oci-layout"]) if (!before.has(n)) fs.chownSync(path.join(dir, n), user.uid, user.gid);
+      // The app's own layout, from an earlier build as another user: its directories (never its files: blobs
+      // are immutable and may be links to other layouts' blobs; index.json is replaced by a rename) become the
+      // build user's where it cannot write them.
+      for (const n of ["", "blobs", "blobs/sha256"]) {
+        const d = path.join(dir, n);
+        if (!canWrite(user, fs.statSync(d))) fs.chownSync(d, user.uid, user.gid);
+      }
       if ((this.opts.link ?? "hardlink") !== "hardlink") continue;
       for (const img of sources) {
         for (const l of img.layers()) {

@@ -5,20 +5,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Command } from "../cli/command.ts";
-import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
-import type { FlagSpec } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
-import { platformApi } from "../ground/api.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import { extractTar } from "../layer/tar-reader.ts";
-import type { AnalyzedFile, LayersMetadata, RunFile, Target } from "../platform/files.ts";
-import { imageLocationFlags, imageStoreFrom, layoutMode, warnInapplicableFlags } from "../platform/image-inputs.ts";
+import type { AnalyzedFile, LayersMetadata, Target } from "../platform/files.ts";
 import { Label, parseLifecycleLabel, toAnalyzedToml } from "../platform/labels.ts";
 import { writeToml } from "../platform/toml.ts";
-import { readRunIfExists } from "../platform/readers.ts";
 
 /** What the analyzer needs. */
 export interface AnalyzeOptions {
@@ -106,67 +100,3 @@ export async function* streamChunks(s: ReadableStream<Uint8Array>): AsyncGenerat
     yield value;
   }
 }
-
-/**
- * The run image: `-run-image`, else (with registries) the first image of run.toml. Layout mode requires
- * `-run-image`, as the RFC says.
- */
-export function runImageFrom(v: Record<string, unknown>): string {
-  if (v["run-image"]) return String(v["run-image"]);
-  if (layoutMode(v as never)) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
-  const run = readRunIfExists(String(v.run ?? "/cnb/run.toml"));
-  const image = run?.images?.[0]?.image;
-  if (!image) throw new PhaseError(ExitCode.invalidArgs, `-run-image is required: ${v.run ?? "/cnb/run.toml"} names no run image`);
-  return image;
-}
-
-const flags: FlagSpec[] = [
-  ...imageLocationFlags,
-  { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "run image reference" },
-  { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "previous app image (default: <image>)" },
-  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "layers directory" },
-  { name: "analyzed", kind: "string", env: ["CNB_ANALYZED_PATH"], default: (v) => path.join(v.layers as string, "analyzed.toml"), usage: "where to write analyzed.toml" },
-  { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (not used in layout mode, which needs -run-image)" },
-  { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "do not restore the SBOM layer of the previous image" },
-  { name: "tag", kind: "list", usage: "additional tag for the app image" },
-  { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID of the build user" },
-  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID of the build user" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
-  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
-  { name: "stack", kind: "string", env: ["CNB_STACK_PATH"], usage: "legacy stack.toml (ignored)" },
-  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
-  logLevelFlag,
-];
-
-/** `analyzer [flags] <image>` */
-export const analyzerCommand: Command = {
-  name: "analyzer",
-  verb: "analyze",
-  phase: true,
-  failure: { code: ExitCode.analyze, prefix: "failed to analyze: " },
-  synopsis: "[flags] <image>",
-  flags,
-  async run({ args, log, env, privileges }) {
-    platformApi(env);
-    const v = args.values;
-    if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${args.positionals.length} arguments, but expected 1`);
-    const store = imageStoreFrom(v, "analyze", env);
-    const runImage = runImageFrom(v);
-    warnInapplicableFlags(v, (m) => log.warn(m));
-    if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [path.resolve(v.layers as string)], volumes: v["launch-cache"] ? [path.resolve(String(v["launch-cache"]))] : [] });
-    await analyze(
-      {
-        store,
-        image: args.positionals[0],
-        runImage,
-        previousImage: v["previous-image"] as string | undefined,
-        layersDir: path.resolve(v.layers as string),
-        analyzedPath: path.resolve(v.analyzed as string),
-        skipLayers: v["skip-layers"] as boolean,
-        tags: v.tag as string[],
-      },
-      log,
-    );
-    return 0;
-  },
-};

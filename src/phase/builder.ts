@@ -5,11 +5,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Command } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
-import type { FlagSpec } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
-import { checkBuildpackApi, platformApi } from "../ground/api.ts";
+import { checkBuildpackApi } from "../ground/api.ts";
 import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry, Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { TomlFileError, writeToml } from "../platform/toml.ts";
@@ -17,9 +15,7 @@ import { readAnalyzedIfExists, readGroup, readPlan } from "../platform/readers.t
 import { BuildpackFailure, runBuild, sbomTargetName, type BomEntry, type BuildProcess, type SbomFile } from "../buildpack/build.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError } from "../buildpack/descriptor.ts";
-import { refuseRoot } from "../buildpack/privileges.ts";
 import { resolveTarget, targetEnv } from "../buildpack/target.ts";
-import { commonBuildFlags, noPositionals } from "./detector.ts";
 
 /** Everything the builder needs, resolved. */
 export interface BuildOptions {
@@ -255,39 +251,3 @@ export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetad
     throw new PhaseError(ExitCode.build, `failed to build: ${(e as Error).message}`, { cause: e });
   }
 }
-
-const builderFlags: FlagSpec[] = [...commonBuildFlags];
-
-/** The `builder` phase. Refuses to run as root unless `CNB_LIFECYCLE_ALLOW_ROOT=true`. */
-export const builderCommand: Command = {
-  name: "builder",
-  verb: "build",
-  phase: true,
-  failure: { code: ExitCode.build, prefix: "failed to build: " },
-  synopsis: "[flags]",
-  flags: builderFlags,
-  async run({ args, log, env }) {
-    const api = platformApi(env);
-    noPositionals(args.positionals);
-    refuseRoot("build", env);
-    const v = args.values;
-    const abs = (k: string) => path.resolve(String(v[k]));
-    await build(
-      {
-        appDir: abs("app"),
-        buildpacksDir: abs("buildpacks"),
-        buildConfigDir: abs("build-config"),
-        layersDir: abs("layers"),
-        platformDir: abs("platform"),
-        groupPath: abs("group"),
-        planPath: abs("plan"),
-        analyzedPath: abs("analyzed"),
-        platformApi: api,
-        execEnv: env.CNB_EXEC_ENV || "production",
-        env,
-      },
-      log,
-    );
-    return ExitCode.ok;
-  },
-};

@@ -5,19 +5,15 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Command } from "../cli/command.ts";
-import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
-import type { FlagSpec, FlagValues } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
-import { checkBuildpackApi, compareApi, platformApi } from "../ground/api.ts";
+import { checkBuildpackApi, compareApi } from "../ground/api.ts";
 import type { AnalyzedFile, GroupElement, GroupFile, PlanFile, SystemFile } from "../platform/files.ts";
 import { TomlFileError, readToml, writeToml } from "../platform/toml.ts";
 import { readAnalyzedIfExists, readSystem } from "../platform/readers.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError, buildpackApiAtLeast, parseOrder, type BuildpackDescriptor, type OrderGroup } from "../buildpack/descriptor.ts";
 import { runDetect, type DetectInputs, type DetectOutput, emptyPlan } from "../buildpack/detect.ts";
-import { refuseRoot } from "../buildpack/privileges.ts";
 import { elString, resolveGroup, type Detected } from "../buildpack/resolve.ts";
 import { resolveTarget, targetEnv, targetMatches, type ResolvedTarget } from "../buildpack/target.ts";
 
@@ -269,85 +265,3 @@ export async function detect(opts: DetectOptions, log: Logger): Promise<DetectRe
   }
   return result;
 }
-
-/** `<layers>/<name>` for a flag default. */
-export function underLayers(name: string): (v: FlagValues) => string {
-  return (v) => path.join(String(v.layers ?? "/layers"), name);
-}
-
-/** Flags the detector and builder share (the `layers` flag first: other defaults depend on it). */
-export const commonBuildFlags: FlagSpec[] = [
-  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "path to the layers directory" },
-  { name: "app", kind: "string", env: ["CNB_APP_DIR"], default: "/workspace", usage: "path to the application directory" },
-  { name: "buildpacks", kind: "string", env: ["CNB_BUILDPACKS_DIR"], default: "/cnb/buildpacks", usage: "path to the buildpacks directory" },
-  { name: "build-config", kind: "string", env: ["CNB_BUILD_CONFIG_DIR"], default: "/cnb/build-config", usage: "path to the build config directory (operator env in env/)" },
-  { name: "group", kind: "string", env: ["CNB_GROUP_PATH"], default: underLayers("group.toml"), usage: "path to group.toml" },
-  { name: "plan", kind: "string", env: ["CNB_PLAN_PATH"], default: underLayers("plan.toml"), usage: "path to plan.toml" },
-  { name: "platform", kind: "string", env: ["CNB_PLATFORM_DIR"], default: "/platform", usage: "path to the platform directory" },
-  { name: "analyzed", kind: "string", env: ["CNB_ANALYZED_PATH"], default: underLayers("analyzed.toml"), usage: "path to analyzed.toml" },
-  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "disable color output" },
-  logLevelFlag,
-];
-
-/** `-order` and `-system`, shared with the creator. */
-export const orderFlags: FlagSpec[] = [
-  {
-    name: "order",
-    kind: "string",
-    env: ["CNB_ORDER_PATH"],
-    default: (v) => {
-      const p = path.join(String(v.layers ?? "/layers"), "order.toml");
-      return fs.existsSync(p) ? p : "/cnb/order.toml";
-    },
-    usage: "path to order.toml (default <layers>/order.toml if it exists, else /cnb/order.toml)",
-  },
-  { name: "system", kind: "string", env: ["CNB_SYSTEM_PATH"], default: "/cnb/system.toml", usage: "path to system.toml (Platform API 0.15)" },
-];
-
-const detectorFlags: FlagSpec[] = [
-  ...commonBuildFlags,
-  ...orderFlags,
-  { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "path to run.toml (accepted; used with image extensions only)" },
-  { name: "extensions", kind: "string", env: ["CNB_EXTENSIONS_DIR"], default: "/cnb/extensions", usage: "path to the extensions directory (accepted; extensions are not supported)" },
-  { name: "generated", kind: "string", env: ["CNB_GENERATED_DIR"], default: underLayers("generated"), usage: "path to the generated directory (accepted; extensions are not supported)" },
-];
-
-/** Fails with exit 3 when positional arguments were given to a phase that takes none. */
-export function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: received unexpected arguments");
-}
-
-/** The `detector` phase. Refuses to run as root unless `CNB_LIFECYCLE_ALLOW_ROOT=true`. */
-export const detectorCommand: Command = {
-  name: "detector",
-  verb: "detect",
-  phase: true,
-  failure: { code: ExitCode.detectOther, prefix: "failed to detect: " },
-  synopsis: "[flags]",
-  flags: detectorFlags,
-  async run({ args, log, env }) {
-    const api = platformApi(env);
-    noPositionals(args.positionals);
-    refuseRoot("detect", env);
-    const v = args.values;
-    const abs = (k: string) => path.resolve(String(v[k]));
-    await detect(
-      {
-        appDir: abs("app"),
-        buildpacksDir: abs("buildpacks"),
-        buildConfigDir: abs("build-config"),
-        platformDir: abs("platform"),
-        orderPath: abs("order"),
-        systemPath: abs("system"),
-        analyzedPath: abs("analyzed"),
-        groupPath: abs("group"),
-        planPath: abs("plan"),
-        platformApi: api,
-        execEnv: env.CNB_EXEC_ENV || "production",
-        env,
-      },
-      log,
-    );
-    return ExitCode.ok;
-  },
-};

@@ -10,7 +10,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Env } from "../buildpack/env.ts";
-import type { Command, CommandContext } from "../cli/command.ts";
 import { ExitCode, PhaseError, reportErrors } from "../ground/errors.ts";
 import { type Logger, type Sink, loggerFromEnv } from "../ground/log.ts";
 import { platformApi } from "../ground/api.ts";
@@ -125,7 +124,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
  *
  * @example isProcessInvocation("/cnb/process/web") // true
  */
-export function isProcessInvocation(argv0: string, env: Record<string, string | undefined> = process.env, processDir: string = PROCESS_DIR): boolean {
+export function isProcessInvocation(argv0: string, env: Record<string, string | undefined>, processDir: string = PROCESS_DIR): boolean {
   if (argv0 === "") return false;
   if (argv0.includes("/")) return path.resolve(path.dirname(argv0)) === path.resolve(processDir);
   for (const dir of (env.PATH ?? "").split(":")) {
@@ -139,35 +138,3 @@ export function isProcessInvocation(argv0: string, env: Record<string, string | 
   }
   return false;
 }
-
-/**
- * The launcher as a standalone program: runs it and turns errors into `ERROR: …` on stderr and an exit code, as
- * the dispatcher does for other commands. The log level comes from `CNB_LOG_LEVEL`.
- *
- * @example process.exit(await launcherMain(process.argv0, process.argv.slice(2), process.env))
- */
-export async function launcherMain(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink, exec?: ExecMode): Promise<number> {
-  const log = loggerFromEnv(env, sink);
-  return reportErrors(log, () => runLauncher({ argv0, args, env, log, exec }), ExitCode.launch, "failed to launch: ");
-}
-
-/**
- * The `launcher` command of the multi-call binary. It takes no flags: the dispatcher must hand it the raw
- * arguments (`rawArgs`) as `ctx.args.positionals`, and argv0 as `ctx.argv0` (else `process.argv0` is used).
- */
-export const launcherCommand: Command & { rawArgs: true } = {
-  name: "launcher",
-  phase: true,
-  rawArgs: true,
-  synopsis: "[--] [<command> [<args>...]]",
-  flags: [],
-  async run(ctx: CommandContext): Promise<number> {
-    const argv0 = ctx.argv0 ?? process.argv0 ?? process.argv[0];
-    try {
-      return await runLauncher({ argv0, args: ctx.args.positionals, env: ctx.env, log: ctx.log });
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.launch, `failed to launch: ${(e as Error).message ?? String(e)}`, { cause: e });
-    }
-  },
-};

@@ -4,22 +4,16 @@
  * image); the run image's layers are replaced; the config is the new run image's with the app's container config;
  * the lifecycle label and the base labels follow the new run image.
  */
-import type { Command } from "../cli/command.ts";
-import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
-import type { FlagSpec } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
-import { platformApi } from "../ground/api.ts";
-import { NORMALIZED_CREATED, appManifest, configBytes, familyOf, layerTypeIn, typesOf } from "../export/image-config.ts";
+import { NORMALIZED_CREATED, familyOf, layerTypeIn } from "../export/image-config.ts";
+import { saveAndReport } from "./export/save.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import type { History, ImageConfig } from "../image/types.ts";
-import { imageLocationFlags, imageStoreFrom } from "../platform/image-inputs.ts";
 import { Label, parseLifecycleLabel, toLabelJson } from "../platform/labels.ts";
 import { sameReference } from "../image/reference.ts";
 import type { ReportFile } from "../platform/files.ts";
-import { unwritable, writeToml } from "../platform/toml.ts";
-import * as path from "node:path";
 
 /** What the rebaser needs. */
 export interface RebaseOptions {
@@ -116,71 +110,7 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   const baseHistory: History[] = runHistory.length === runLayers.length ? run.config.history ?? [] : runLayers.map(() => ({ created: NORMALIZED_CREATED }));
   config.history = [...baseHistory, ...upperHistory];
 
-  const configDesc = await sink.writeBlob(configBytes(config), typesOf(family).config);
   const layers = [...runLayers, ...upper].map((l) => ({ ...l.descriptor, mediaType: layerTypeIn(family, l.descriptor.mediaType) }));
-  const manifest = appManifest(family, configDesc, layers);
-  const manifestDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), typesOf(family).manifest);
-  log.info(`Saving ${o.images[0]}...`);
-  const saved = await sink.save(manifestDesc);
-  log.info(`*** Images (${manifestDesc.digest.slice(7, 19)}):`);
-  for (const s of saved) log.info(`      ${s.name} - ${s.location}`);
-  log.info(`*** Digest: ${manifestDesc.digest}`);
-  const report: ReportFile = { image: { tags: o.images.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
-  writeToml(o.reportPath, report);
+  const { report } = await saveAndReport(sink, family, config, layers, o.reportPath, log, { manifestSize: false });
   return report;
 }
-
-const flags: FlagSpec[] = [
-  ...imageLocationFlags,
-  { name: "run-image", kind: "string", env: ["CNB_RUN_IMAGE"], usage: "the new run image (default: the one in the app image's label)" },
-  { name: "image", kind: "string", usage: "deprecated name of -run-image" },
-  { name: "previous-image", kind: "string", env: ["CNB_PREVIOUS_IMAGE"], usage: "the image to rebase (default: the first <image>)" },
-  { name: "force", kind: "bool", env: ["CNB_FORCE_REBASE"], usage: "rebase even when the image, target or run image name does not fit" },
-  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "layers directory (for report.toml)" },
-  { name: "report", kind: "string", env: ["CNB_REPORT_PATH"], default: (v) => path.join(String(v.layers), "report.toml"), usage: "where to write report.toml" },
-  { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID to run as" },
-  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID to run as" },
-  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
-  logLevelFlag,
-];
-
-/** `rebaser [flags] <image> [<image>...]` */
-export const rebaserCommand: Command = {
-  name: "rebaser",
-  verb: "rebase",
-  phase: true,
-  failure: { code: ExitCode.rebase, prefix: "failed to rebase: " },
-  synopsis: "[flags] <image> [<image>...]",
-  flags,
-  async run({ args, log, env, privileges }) {
-    platformApi(env);
-    const v = args.values;
-    if (args.positionals.length < 1) throw new PhaseError(ExitCode.invalidArgs, "failed to parse arguments: at least one image argument is required");
-    const store = imageStoreFrom(v, "rebase", env);
-    const runImage = (v["run-image"] as string | undefined) ?? (v.image as string | undefined);
-    if (v.uid !== undefined) {
-      const sources = async () => [await store.find(runImage ?? "").catch(() => undefined)].filter((x) => x !== undefined);
-      await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { prepare: async (user) => store.prepareOutput(args.positionals, user, runImage ? await sources() : []) });
-    }
-    const report = path.resolve(v.report as string);
-    const why = unwritable(report);
-    if (why) throw new PhaseError(ExitCode.rebase, `cannot write the report to ${report} (-report, CNB_REPORT_PATH): ${why}; nothing was rebased`);
-    try {
-      await rebase(
-        {
-          store,
-          images: args.positionals,
-          previousImage: v["previous-image"] as string | undefined,
-          runImage,
-          force: v.force as boolean,
-          reportPath: report,
-        },
-        log,
-      );
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.rebase, `failed to rebase: ${(e as Error).message}`, { cause: e });
-    }
-    return 0;
-  },
-};

@@ -5,18 +5,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Command } from "../cli/command.ts";
-import { logLevelFlag } from "../cli/command.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
-import type { FlagSpec } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
-import { platformApi } from "../ground/api.ts";
 import { VolumeCache } from "../export/cache.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { extractTar, fileChunks } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { imageLocationFlags, warnInapplicableFlags } from "../platform/image-inputs.ts";
 import { fromAnalyzedToml } from "../platform/labels.ts";
 import { toToml } from "../platform/toml.ts";
 import { readAnalyzed, readGroup } from "../platform/readers.ts";
@@ -124,56 +119,3 @@ function copyLayerSboms(o: RestoreOptions, log: Logger): void {
   }
   fs.rmSync(sbomRoot, { recursive: true, force: true });
 }
-
-const flags: FlagSpec[] = [
-  ...imageLocationFlags,
-  { name: "layers", kind: "string", env: ["CNB_LAYERS_DIR"], default: "/layers", usage: "layers directory" },
-  { name: "analyzed", kind: "string", env: ["CNB_ANALYZED_PATH"], default: (v) => path.join(v.layers as string, "analyzed.toml"), usage: "analyzed.toml" },
-  { name: "group", kind: "string", env: ["CNB_GROUP_PATH"], default: (v) => path.join(v.layers as string, "group.toml"), usage: "group.toml" },
-  { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "cache directory" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
-  { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "restore only store.toml" },
-  { name: "uid", kind: "int", env: ["CNB_USER_ID"], usage: "user ID of the build user" },
-  { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], usage: "group ID of the build user" },
-  { name: "build-image", kind: "string", env: ["CNB_BUILD_IMAGE"], usage: "build image (extensions only; unsupported)" },
-  { name: "run", kind: "string", env: ["CNB_RUN_PATH"], default: "/cnb/run.toml", usage: "run.toml (unused in layout mode)" },
-  { name: "generated", kind: "string", env: ["CNB_GENERATED_DIR"], usage: "generated directory (extensions only; unused)" },
-  { name: "no-color", kind: "bool", env: ["CNB_NO_COLOR"], usage: "no color in the output" },
-  logLevelFlag,
-];
-
-/** `restorer [flags]` */
-export const restorerCommand: Command = {
-  name: "restorer",
-  verb: "restore",
-  phase: true,
-  failure: { code: ExitCode.restore, prefix: "failed to restore: " },
-  synopsis: "[flags]",
-  flags,
-  async run({ args, log, env, privileges }) {
-    platformApi(env);
-    const v = args.values;
-    if (args.positionals.length) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${args.positionals.join(" ")}`);
-    if (v.oci === true && (v.daemon === true || v.publish === true)) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
-    warnInapplicableFlags(v, (m) => log.warn(m));
-    const layersDir = path.resolve(v.layers as string);
-    const cacheDir = v["cache-dir"] ? path.resolve(v["cache-dir"] as string) : undefined;
-    if (v.uid !== undefined) await privileges?.drop({ uid: Number(v.uid), gid: Number(v.gid ?? 0) }, { workDirs: [layersDir], volumes: [cacheDir] });
-    try {
-      await restore(
-        {
-          analyzed: readAnalyzed(path.resolve(v.analyzed as string)),
-          group: readGroup(path.resolve(v.group as string)),
-          layersDir,
-          cacheDir,
-          skipLayers: v["skip-layers"] as boolean,
-        },
-        log,
-      );
-    } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      throw new PhaseError(ExitCode.restore, `failed to restore: ${(e as Error).message}`, { cause: e });
-    }
-    return 0;
-  },
-};

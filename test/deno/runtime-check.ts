@@ -43,7 +43,7 @@ check("deno: detector writes group.toml", det.code === 0 && /id = "test\/hello"/
 const bld = deno(["builder", ...common]);
 const md = path.join(layers, "config/metadata.toml");
 check("deno: builder runs the buildpack and writes metadata.toml", bld.code === 0 && bld.out.includes("---> Hello buildpack") && fs.existsSync(md) && fs.readFileSync(md, "utf8").includes('buildpack-default-process-type = "web"'), bld.out + bld.err);
-const launch = run(DENO, ["run", "-A", "--quiet", path.join(ROOT, "src/launch/entry.ts"), "extra"], { LIFECYCLE_LAUNCHER_ARGV0: "/cnb/process/worker", CNB_LAYERS_DIR: layers, CNB_APP_DIR: app, PATH: "/usr/bin:/bin" });
+const launch = run(DENO, ["run", "-A", "--quiet", path.join(ROOT, "src/cli/launcher-entry.ts"), "extra"], { LIFECYCLE_LAUNCHER_ARGV0: "/cnb/process/worker", CNB_LAYERS_DIR: layers, CNB_APP_DIR: app, PATH: "/usr/bin:/bin" });
 check("deno: launcher runs the worker process with its env and args", launch.code === 0 && launch.out.includes("hello from the launcher") && launch.out.includes("GREETING=hi") && launch.out.includes("args: worker extra"), launch.out + launch.err);
 
 // 2. creator: compiled binary vs Deno, same inputs, same paths.

@@ -24,12 +24,15 @@ export function compiledLifecycle(): string {
   return bin;
 }
 
-/** Runs `/cnb/lifecycle/<phase> args…` in process with `env`; resolves to its exit code and output. */
-export async function run(phase: string, args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
+/**
+ * Runs `/cnb/lifecycle/<phase> args…` in process with `env`, through the dispatcher as the binary does; resolves
+ * to its exit code and output (joined, and as lines).
+ */
+export async function run(phase: string, args: string[], env: Record<string, string | undefined>): Promise<{ code: number; out: string; err: string; outLines: string[]; errLines: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
+  return { code, out: out.join("\n"), err: err.join("\n"), outLines: out, errLines: err };
 }
 
 /** Runs a real tool (skopeo, umoci, …) and returns its stdout; a missing tool or a failure throws, saying which. */

@@ -2,27 +2,23 @@
  * `lifecycle inspect`: finds an image in a directory of layouts by reference (DESIGN §4), verifies its manifest
  * and config, and prints where it is and what it holds. A tool command, not a phase.
  */
-import type { Command } from "./command.ts";
-import { logLevelFlag } from "./command.ts";
-import { ExitCode, PhaseError } from "../ground/errors.ts";
-import { openLayoutImage, ImageNotFoundError } from "../image/locate.ts";
-import { platformString } from "../image/layout.ts";
+import type { Command } from "../command.ts";
+import { flagsNamed } from "../flag-catalog.ts";
+import { anyLayoutDir } from "../resolve.ts";
+import { ExitCode, PhaseError } from "../../ground/errors.ts";
+import { openLayoutImage, ImageNotFoundError } from "../../image/locate.ts";
+import { platformString } from "../../image/layout.ts";
 
 /** The inspect command. */
 export const inspectCommand: Command = {
   name: "inspect",
   phase: false,
   synopsis: "[flags] <image-reference-or-path>",
-  flags: [
-    { name: "oci-dir", aliases: ["layout-dir"], kind: "string", env: ["CNB_OCI_PATH", "CNB_LAYOUT_DIR"], default: "/oci", usage: "directory holding the image layouts" },
-    { name: "json", kind: "bool", usage: "print JSON instead of text" },
-    { name: "verify-layers", kind: "bool", usage: "also read every present layer blob and check its digest" },
-    logLevelFlag,
-  ],
-  async run({ args, log }) {
-    if (args.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, "exactly one image reference is required");
-    const dir = args.values["oci-dir"] as string;
-    const input = args.positionals[0];
+  flags: flagsNamed("oci-dir", "layout-dir", "json", "verify-layers"),
+  async run({ flags: f, log }) {
+    if (f.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, "exactly one image reference is required");
+    const dir = anyLayoutDir(f);
+    const input = f.positionals[0];
     let img;
     try {
       img = await openLayoutImage(dir, input);
@@ -31,7 +27,7 @@ export const inspectCommand: Command = {
       throw e;
     }
     const layers = img.layers();
-    if (args.values["verify-layers"]) {
+    if (f.bool("verify-layers")) {
       for (const l of layers.filter((x) => x.present)) {
         const reader = img.openBlob(l.digest).getReader();
         while (!(await reader.read()).done);
@@ -48,7 +44,7 @@ export const inspectCommand: Command = {
       layers: layers.map((l) => ({ digest: l.digest, diffID: l.diffID, size: l.size, mediaType: l.mediaType, present: l.present })),
       labels: img.labels(),
     };
-    if (args.values.json) {
+    if (f.bool("json")) {
       log.info(JSON.stringify(summary, null, 2));
       return 0;
     }

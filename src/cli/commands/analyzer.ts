@@ -1,0 +1,31 @@
+/** `analyzer [flags] <image>`: its flags, resolved into the analyzer's inputs (phase/analyzer.ts). */
+import { ExitCode } from "../../ground/errors.ts";
+import { platformApi } from "../../ground/api.ts";
+import type { Command } from "../command.ts";
+import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { buildUserOf, oneImage, runImageOf, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { analyze } from "../../phase/analyzer.ts";
+
+/** The analyzer command. */
+export const analyzerCommand: Command = {
+  name: "analyzer",
+  verb: "analyze",
+  phase: true,
+  failure: { code: ExitCode.analyze, prefix: "failed to analyze: " },
+  synopsis: "[flags] <image>",
+  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "previous-image", "layers", "analyzed", "run", "skip-layers", "tag", "uid", "gid", "cache-image", "launch-cache", "stack", "no-color"),
+  async run({ flags: f, log, env, privileges }) {
+    platformApi(env);
+    const image = oneImage(f);
+    const store = storeOf(f, env, "analyze");
+    const runImage = runImageOf(f);
+    warnInapplicableFlags(f, log);
+    const layersDir = f.path("layers");
+    await privileges?.drop(buildUserOf(f), { workDirs: [layersDir], volumes: [f.optionalPath("launch-cache")] });
+    await analyze(
+      { store, image, runImage, previousImage: f.string("previous-image"), layersDir, analyzedPath: f.path("analyzed"), skipLayers: f.bool("skip-layers"), tags: f.list("tag") },
+      log,
+    );
+    return ExitCode.ok;
+  },
+};
