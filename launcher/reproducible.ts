@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { launcherLayer } from "../src/export/launcher-cache.ts";
+import { launcherLayer } from "../src/layer/launcher-cache.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { LAUNCHER_SOURCE, buildLauncher } from "./build-launcher.ts";
 

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { launcherLayer } from "../src/export/launcher-cache.ts";
+import { launcherLayer } from "../src/layer/launcher-cache.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { tmpDir } from "./helpers/images.ts";
 

@@ -7,6 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Layout, NoSuchImageError, type LayoutImage, type Selector } from "./layout.ts";
 import { type Reference, canonicalLayoutPath, confined, parseReference, rfcLayoutPath } from "./reference.ts";
+import { ImageNotFoundError } from "./errors.ts";
+
+export { ImageNotFoundError } from "./errors.ts";
 
 /** A layout directory and the name of the image inside it. */
 export interface LayoutLocation {
@@ -18,14 +21,6 @@ export interface LayoutLocation {
   digest?: string;
   /** Which rule produced it. */
   form: "rfc" | "canonical" | "path";
-}
-
-/** Raised when no layout holds the image; `path` is where the RFC's rule looked first. */
-export class ImageNotFoundError extends Error {
-  constructor(readonly input: string, readonly path: string, readonly tried: string[]) {
-    super(`image "${input}" not found: no image layout at ${tried.join(" or ")}`);
-    this.name = "ImageNotFoundError";
-  }
 }
 
 /** Is the input written as a path (`/…`, `./…`, `../…`) rather than as a reference? */

@@ -6,7 +6,8 @@
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { type LinkPolicy, parseLinkPolicy } from "./layout-write.ts";
 import { RegistryStore } from "./registry/store.ts";
-import { type ImageStore, LayoutStore } from "./store.ts";
+import { LayoutStore } from "./layout-store.ts";
+import type { ImageStore } from "./store.ts";
 
 /** What the inputs say about where images live. */
 export interface StoreChoice {

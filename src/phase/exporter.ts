@@ -10,7 +10,7 @@ import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
-import { familyOf } from "../export/image-config.ts";
+import { familyOf } from "../image/config.ts";
 import type { LayerPool } from "../layer/pool.ts";
 import type { StatIndex } from "../layer/stat-index.ts";
 import type { Owner } from "../layer/tar-entries.ts";

@@ -6,7 +6,7 @@
  */
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
-import { NORMALIZED_CREATED, familyOf, layerTypeIn } from "../export/image-config.ts";
+import { NORMALIZED_CREATED, familyOf, layerTypeIn } from "../image/config.ts";
 import { saveAndReport } from "./export/save.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";

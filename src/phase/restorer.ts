@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
-import { VolumeCache } from "../export/cache.ts";
+import { VolumeCache } from "../cache/volume.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { extractTar, fileChunks } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.ts";

@@ -14,6 +14,7 @@ import type { LinkResult } from "../layout-write.ts";
 import { type Reference, parseReference } from "../reference.ts";
 import type { ImageSink, ImageStore } from "../store.ts";
 import { type Descriptor, type ImageConfig, type Manifest, MediaType, isIndexType } from "../types.ts";
+import { ImageNotFoundError } from "../errors.ts";
 import { ImageFormatError, checkConfig, checkIndex, checkManifest, kindOf } from "../validate.ts";
 import { RegistryClient, RegistryError, type RegistryOptions } from "./client.ts";
 
@@ -153,7 +154,7 @@ export class RegistryStore implements ImageStore {
 
   async open(identifier: string): Promise<Image> {
     const img = await this.find(identifier);
-    if (!img) throw new RegistryError(404, `image ${identifier} not found`);
+    if (!img) throw new ImageNotFoundError(identifier, this.whereIs(identifier), [this.whereIs(identifier)]);
     return img;
   }
 

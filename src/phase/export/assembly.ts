@@ -9,7 +9,7 @@ import { progress, treeSize } from "../../ground/progress.ts";
 import type { Image } from "../../image/image.ts";
 import type { ImageSink } from "../../image/store.ts";
 import type { Descriptor } from "../../image/types.ts";
-import { type Family, layerTypeIn, typesOf } from "../../export/image-config.ts";
+import { type Family, layerTypeIn, typesOf } from "../../image/config.ts";
 import { tarDiffID } from "../../layer/pipeline.ts";
 import type { LayerPool } from "../../layer/pool.ts";
 import { type StatIndex, treeFingerprint } from "../../layer/stat-index.ts";

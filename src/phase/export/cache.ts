@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import type { Logger } from "../../ground/log.ts";
-import { type CacheMetadata, VolumeCache } from "../../export/cache.ts";
+import { type CacheMetadata, VolumeCache } from "../../cache/volume.ts";
 import { layerNames, readLayerToml } from "../../buildpack/files.ts";
 import { tarDiffID } from "../../layer/pipeline.ts";
 import { type Owner, dirLayerEntries } from "../../layer/tar-entries.ts";

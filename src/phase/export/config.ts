@@ -7,7 +7,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import type { Logger } from "../../ground/log.ts";
 import { VERSION } from "../../ground/version.ts";
 import type { ImageConfig } from "../../image/types.ts";
-import { appConfig, createdTime } from "../../export/image-config.ts";
+import { appConfig, createdTime } from "../../image/config.ts";
 import type { BuildMetadataFile, LayersMetadata, ProjectMetadataFile } from "../../platform/files.ts";
 import { Label, toLabelJson } from "../../platform/labels.ts";
 import type { NewLayer } from "./assembly.ts";

@@ -5,7 +5,7 @@
 import type { Logger } from "../../ground/log.ts";
 import type { ImageSink } from "../../image/store.ts";
 import type { Descriptor, ImageConfig } from "../../image/types.ts";
-import { type Family, appManifest, configBytes, typesOf } from "../../export/image-config.ts";
+import { type Family, appManifest, configBytes, typesOf } from "../../image/config.ts";
 import type { ReportFile } from "../../platform/files.ts";
 import { writeToml } from "../../platform/toml.ts";
 

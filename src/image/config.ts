@@ -3,8 +3,8 @@
  * Entrypoint, WorkingDir, labels, history and diff_ids; media types of the run image's family (OCI or Docker v2),
  * never mixed.
  */
-import type { Descriptor, History, ImageConfig, Manifest } from "../image/types.ts";
-import { MediaType } from "../image/types.ts";
+import type { Descriptor, History, ImageConfig, Manifest } from "./types.ts";
+import { MediaType } from "./types.ts";
 import { sortedKeys } from "../ground/json.ts";
 
 /** 1980-01-01T00:00:01Z, the reference lifecycle's constant creation time. */

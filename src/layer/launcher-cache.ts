@@ -8,9 +8,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { commitTemp, discardTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from "../fsutil/atomic.ts";
-import type { LayerPool } from "../layer/pool.ts";
-import { launcherLayerEntries } from "../layer/tar-entries.ts";
-import { DEFAULT_DEFLATE_ENGINE } from "../layer/deflate-block.ts";
+import type { LayerPool } from "./pool.ts";
+import { launcherLayerEntries } from "./tar-entries.ts";
+import { DEFAULT_DEFLATE_ENGINE } from "./deflate-block.ts";
 import { VERSION } from "../ground/version.ts";
 
 /** A compressed launcher layer and the file holding its blob. */
