@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LayoutWriter } from "../src/image/layout-write.ts";
 import { LayerPool } from "../src/layer/pool.ts";
+import { dirLayerEntries } from "../src/layer/tar-entries.ts";
 
 const [dataDir, outLayout, workersArg] = process.argv.slice(2);
 const workers = Number(workersArg ?? 2);
@@ -20,7 +21,7 @@ const order = [...dirs].sort((a, b) => (sizes.get(b) as number) - (sizes.get(a) 
 const results = await Promise.all(
   order.map(async (d) => {
     const tmp = layout.tempBlobPath();
-    const r = await pool.run({ kind: "dir", placement: { disk: path.resolve(dataDir, d), image: `/layers/bench/${d}` }, owner: { uid: 1000, gid: 1000 } }, tmp);
+    const r = await pool.runEntries(dirLayerEntries({ disk: path.resolve(dataDir, d), image: `/layers/bench/${d}` }, { uid: 1000, gid: 1000 }), tmp);
     layout.commitBlob(tmp, r.digest);
     return { dir: d, ...r };
   }),

@@ -13,6 +13,7 @@ import { codeLengths, deflateFast } from "../src/layer/deflate-fast.ts";
 import { deflateBlock, incompressible } from "../src/layer/deflate-block.ts";
 import { tuningFrom } from "../src/cli/tuning.ts";
 import { LayerPool } from "../src/layer/pool.ts";
+import { entriesOf } from "./helpers/layer-spec.ts";
 import { tmpDir } from "./helpers/images.ts";
 
 let seed = 42;
@@ -111,7 +112,7 @@ describe("engines in the pipeline", () => {
       for (const workers of [1, 2]) {
         const pool = new LayerPool(workers, { engine });
         const out = path.join(dir, `layer-${workers}.tar.gz`);
-        digests.push((await pool.run(spec, out)).digest);
+        digests.push((await pool.runEntries(entriesOf(spec), out)).digest);
         await pool.close();
         blobs.push(out);
       }

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { Layout } from "../src/image/layout.ts";
-import { createOciValidator } from "../src/image/schema.ts";
+import { createOciValidator } from "./helpers/oci-schema.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { readToml } from "../src/platform/toml.ts";
 import { run, tool } from "./helpers/run.ts";

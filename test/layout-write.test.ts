@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Layout, LayoutError } from "../src/image/layout.ts";
 import { LayoutWriter, parseLinkPolicy } from "../src/image/layout-write.ts";
-import { createOciValidator } from "../src/image/schema.ts";
+import { createOciValidator } from "./helpers/oci-schema.ts";
 import { type Descriptor, type ImageConfig, type Index, type Manifest, MediaType, REF_NAME } from "../src/image/types.ts";
 
 const validator = createOciValidator(new URL("../../shared/fixtures/external/oci-schema/", import.meta.url));

@@ -1,7 +1,7 @@
 import { test, expect, describe } from "bun:test";
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
-import { checkDigest, createOciValidator, OCI_SCHEMA_FILES, validateOci } from "../src/image/schema.ts";
+import { checkDigest, createOciValidator, OCI_SCHEMA_FILES, validateOci } from "./helpers/oci-schema.ts";
 
 const SCHEMA_DIR = new URL("../../shared/fixtures/external/oci-schema/", import.meta.url);
 

@@ -52,37 +52,47 @@ describe("extractTar", () => {
     expect(fs.readFileSync(path.join(dest, "a/f"), "utf8")).toBe("data");
   });
 
-  const refused: [string, TarEntry[], RegExp][] = [
-    ["a '..' component", [entry("/layers/../etc/passwd", TypeFlag.reg, {}, "x")], /refusing tar entry "\/layers\/\.\.\/etc\/passwd": it contains a "\.\." component/],
-    ["a relative '..' name", [entry("../../escape", TypeFlag.reg, {}, "x")], /refusing tar entry "\.\.\/\.\.\/escape"/],
-    ["an absolute name outside the roots", [entry("/etc/cron.d/evil", TypeFlag.reg, {}, "x")], /refusing tar entry "\/etc\/cron.d\/evil": it is outside \/layers/],
+  // Each case gets a directory outside the extraction root that a symlink may point to: nothing may reach it.
+  const refused: [string, (outside: string) => TarEntry[], RegExp][] = [
+    ["a '..' component", () => [entry("/layers/../etc/passwd", TypeFlag.reg, {}, "x")], /refusing tar entry "\/layers\/\.\.\/etc\/passwd": it contains a "\.\." component/],
+    ["a relative '..' name", () => [entry("../../escape", TypeFlag.reg, {}, "x")], /refusing tar entry "\.\.\/\.\.\/escape"/],
+    ["an absolute name outside the roots", () => [entry("/etc/cron.d/evil", TypeFlag.reg, {}, "x")], /refusing tar entry "\/etc\/cron.d\/evil": it is outside \/layers/],
     [
       "writing through a symlink it just created",
-      [entry("/layers/bp/link", TypeFlag.symlink, { linkname: bytesOf("/tmp") }), entry("/layers/bp/link/owned", TypeFlag.reg, {}, "x")],
+      (outside) => [entry("/layers/bp/link", TypeFlag.symlink, { linkname: bytesOf(outside) }), entry("/layers/bp/link/owned", TypeFlag.reg, {}, "x")],
       /refusing tar entry "\/layers\/bp\/link\/owned": it would be written through the symlink .*bp\/link/,
     ],
     [
       "overwriting a symlink it just created",
-      [entry("/layers/bp/f", TypeFlag.symlink, { linkname: bytesOf("/etc/passwd") }), entry("/layers/bp/f", TypeFlag.reg, {}, "x")],
+      (outside) => [entry("/layers/bp/f", TypeFlag.symlink, { linkname: bytesOf(path.join(outside, "target")) }), entry("/layers/bp/f", TypeFlag.reg, {}, "x")],
       /refusing to write \/layers\/bp\/f through the symlink/,
     ],
-    ["a hard link", [entry("/layers/h", TypeFlag.link, { linkname: bytesOf("/etc/passwd") })], /unsupported entry \/layers\/h in tar: type '1'/],
-    ["a FIFO", [entry("/layers/p", TypeFlag.fifo)], /unsupported entry \/layers\/p in tar: type '6'/],
+    ["a hard link", (outside) => [entry("/layers/h", TypeFlag.link, { linkname: bytesOf(path.join(outside, "target")) })], /unsupported entry \/layers\/h in tar: type '1'/],
+    ["a FIFO", () => [entry("/layers/p", TypeFlag.fifo)], /unsupported entry \/layers\/p in tar: type '6'/],
   ];
+  /** The regular files and FIFOs under `dir` (symlinks not followed). */
+  const written = (dir: string): string[] =>
+    fs.readdirSync(dir).flatMap((n) => {
+      const p = path.join(dir, n);
+      const st = fs.lstatSync(p);
+      return st.isDirectory() ? written(p) : st.isSymbolicLink() ? [] : [p];
+    });
   for (const [what, entries, re] of refused) {
-    test(`refuses ${what}, naming the entry`, async () => {
+    test(`refuses ${what}, naming the entry; nothing is written inside the target or through it`, async () => {
       const dest = tmp();
       const outside = tmp();
+      fs.writeFileSync(path.join(outside, "target"), "untouched");
       let err: unknown;
       try {
-        await extractTar([tarOf(entries)], [{ image: "/layers", disk: dest }]);
+        await extractTar([tarOf(entries(outside))], [{ image: "/layers", disk: dest }]);
       } catch (e) {
         err = e;
       }
       expect(err).toBeInstanceOf(TarError);
       expect((err as Error).message).toMatch(re);
-      expect(fs.readdirSync(outside)).toEqual([]);
-      expect(fs.existsSync("/tmp/owned")).toBe(false);
+      expect(written(dest)).toEqual([]);
+      expect(fs.readdirSync(outside)).toEqual(["target"]);
+      expect(fs.readFileSync(path.join(outside, "target"), "utf8")).toBe("untouched");
     });
   }
 

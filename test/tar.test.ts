@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { gunzipSync } from "fflate";
 import { compressLayer, tarDiffID } from "../src/layer/pipeline.ts";
 import { LayerPool } from "../src/layer/pool.ts";
-import { type LayerSpec, entriesOf } from "../src/layer/spec.ts";
+import { type LayerSpec, entriesOf } from "./helpers/layer-spec.ts";
 import { type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
 
@@ -876,7 +876,7 @@ describe("pipeline", () => {
       const pool = new LayerPool(n);
       try {
         const outs = all.map(() => path.join(TMP, `pool-${++caseNo}`));
-        const rs = await Promise.all(all.map((s, i) => pool.run(s, outs[i])));
+        const rs = await Promise.all(all.map((s, i) => pool.runEntries(entriesOf(s), outs[i])));
         rs.forEach((r, i) => expect(r.digest).toBe(sha(new Uint8Array(fs.readFileSync(outs[i])))));
         results.push(rs);
       } finally {
@@ -897,7 +897,7 @@ describe("pipeline", () => {
     const pool = new LayerPool(2, { hash: "wasm" });
     try {
       const spec: LayerSpec = { kind: "process-types", types: ["web"] };
-      expect(await pool.run(spec, undefined)).toEqual(await compressLayer(entriesOf(spec), undefined));
+      expect(await pool.runEntries(entriesOf(spec), undefined)).toEqual(await compressLayer(entriesOf(spec), undefined));
     } finally {
       await pool.close();
     }

@@ -7,7 +7,6 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { DeflateEngine } from "./deflate-block.ts";
 import { type BlockCompressor, type LayerDigests, type PipelineOptions, compressLayer, inlineCompressor } from "./pipeline.ts";
-import { type LayerSpec, entriesOf } from "./spec.ts";
 import type { TarEntry } from "./tar-entries.ts";
 
 /** A block sent to a worker. */
@@ -112,16 +111,11 @@ export class LayerPool {
   }
 
   /**
-   * Tars, hashes and compresses one layer into `outFile` (or only computes its digests when undefined). Several
-   * calls may run at once; they share the workers.
+   * Tars, hashes and compresses one layer's entries into `outFile` (or only computes its digests when undefined);
+   * `onProgress` sees the tar bytes done so far. Several calls may run at once; they share the workers.
    *
-   * @example await pool.run({ kind: "launcher", file: "/cnb/lifecycle/launcher" }, tmp)
+   * @example await pool.runEntries(launcherLayerEntries("/cnb/lifecycle/launcher"), tmp)
    */
-  run(spec: LayerSpec, outFile: string | undefined): Promise<LayerDigests> {
-    return this.runEntries(entriesOf(spec), outFile);
-  }
-
-  /** Like `run`, for entries built by the caller; `onProgress` sees the tar bytes done so far. */
   runEntries(entries: Iterable<TarEntry>, outFile: string | undefined, onProgress?: (tarBytes: number) => void): Promise<LayerDigests> {
     return compressLayer(entries, outFile, { ...this.options, onProgress }, this.compressor);
   }
