@@ -47,11 +47,17 @@ const toml = [
   "[apis.platform]",
   "  deprecated = []",
   `  supported = ${list(PLATFORM_APIS)}`,
-  ...(PLATFORM_APIS.length && BUILDPACK_APIS.length ? ["[api]", `  platform = ${JSON.stringify(PLATFORM_APIS[0])}`, `  buildpack = ${JSON.stringify(BUILDPACK_APIS[0])}`] : []),
+  ...(PLATFORM_APIS.length && BUILDPACK_APIS.length
+    ? ["[api]", `  platform = ${JSON.stringify(PLATFORM_APIS[0])}`, `  buildpack = ${JSON.stringify(BUILDPACK_APIS[0])}`]
+    : []),
   "[lifecycle]",
   `  version = ${JSON.stringify(VERSION)}`,
   "",
 ].join("\n");
 fs.writeFileSync(path.join(dist, "cnb", "lifecycle.toml"), toml);
 fs.writeFileSync(path.join(cnb, "lifecycle.toml"), toml);
-console.log(`built ${outfile} (${(fs.statSync(outfile).size / 1e6).toFixed(1)} MB) and ${path.relative(root, cnb)}/ with phases: ${phaseNames().join(", ") || "(none yet)"}`);
+console.log(
+  `built ${outfile} (${(fs.statSync(outfile).size / 1e6).toFixed(1)} MB) and ${path.relative(root, cnb)}/ with phases: ${
+    phaseNames().join(", ") || "(none yet)"
+  }`,
+);

@@ -28,7 +28,9 @@ function rnd(): number {
   return seed;
 }
 
-const WORDS = "const let function return import export from default class extends async await if else for while of in new this null undefined true false require module exports value result error data config options index length push map filter reduce object string number array promise resolve reject then catch".split(" ");
+const WORDS =
+  "const let function return import export from default class extends async await if else for while of in new this null undefined true false require module exports value result error data config options index length push map filter reduce object string number array promise resolve reject then catch"
+    .split(" ");
 
 function sourceText(bytes: number): Uint8Array {
   const out = Buffer.alloc(bytes);

@@ -16,7 +16,8 @@ if (!dir) {
 const blob = (digest: string) => path.join(dir, "blobs", ...digest.split(":"));
 const json = (digest: string) => JSON.parse(fs.readFileSync(blob(digest), "utf8"));
 const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"));
-const desc = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.["org.opencontainers.image.ref.name"] === tag) ?? index.manifests[0];
+const desc = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.["org.opencontainers.image.ref.name"] === tag) ??
+  index.manifests[0];
 const manifest = json(desc.digest);
 const config = json(manifest.config.digest);
 const label = JSON.parse(config.config?.Labels?.["io.buildpacks.lifecycle.metadata"] ?? "{}");

@@ -41,9 +41,19 @@ for (const sub of ["bin", "lib"]) {
   runLayers.push(r);
 }
 await pool.close();
-const config = { architecture: "amd64", os: "linux", config: { Env: ["PATH=/usr/bin:/bin"] }, rootfs: { type: "layers", diff_ids: runLayers.map((l) => l.diffID) } };
+const config = {
+  architecture: "amd64",
+  os: "linux",
+  config: { Env: ["PATH=/usr/bin:/bin"] },
+  rootfs: { type: "layers", diff_ids: runLayers.map((l) => l.diffID) },
+};
 const cfg = await w.writeBlob(new TextEncoder().encode(JSON.stringify(config)), MediaType.ociConfig);
-const manifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: cfg, layers: runLayers.map((l) => ({ mediaType: MediaType.ociLayerGzip, digest: l.digest, size: l.size })) };
+const manifest = {
+  schemaVersion: 2,
+  mediaType: MediaType.ociManifest,
+  config: cfg,
+  layers: runLayers.map((l) => ({ mediaType: MediaType.ociLayerGzip, digest: l.digest, size: l.size })),
+};
 await w.addToIndex(await w.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), MediaType.ociManifest), ["v1"]);
 const runBytes = runLayers.reduce((n, l) => n + l.tarSize, 0);
 
@@ -53,7 +63,10 @@ fs.mkdirSync(bp, { recursive: true });
 fs.cpSync(path.join(data, "deps"), path.join(bp, "modules"), { recursive: true });
 fs.writeFileSync(path.join(bp, "modules.toml"), "[types]\nlaunch = true\n");
 fs.mkdirSync(path.join(layers, "config"));
-fs.writeFileSync(path.join(layers, "config", "metadata.toml"), 'buildpack-default-process-type = "web"\n[[buildpacks]]\nid = "bench/node"\nversion = "1.0.0"\napi = "0.12"\n[[processes]]\ntype = "web"\ncommand = ["node", "index.js"]\nargs = []\ndirect = true\nbuildpack-id = "bench/node"\n');
+fs.writeFileSync(
+  path.join(layers, "config", "metadata.toml"),
+  'buildpack-default-process-type = "web"\n[[buildpacks]]\nid = "bench/node"\nversion = "1.0.0"\napi = "0.12"\n[[processes]]\ntype = "web"\ncommand = ["node", "index.js"]\nargs = []\ndirect = true\nbuildpack-id = "bench/node"\n',
+);
 fs.writeFileSync(path.join(layers, "group.toml"), '[[group]]\nid = "bench/node"\nversion = "1.0.0"\napi = "0.12"\n');
 fs.cpSync(path.join(data, "app"), app, { recursive: true });
 fs.cpSync(path.join(data, "assets"), path.join(app, "assets"), { recursive: true });
@@ -69,14 +82,20 @@ function timed(args: string[], extraEnv: Record<string, string> = {}) {
 }
 const rows: string[] = [];
 const size = (p: string) => Number(spawnSync("du", ["-sb", p], { encoding: "utf8" }).stdout.split("\t")[0]);
-for (const [name, extra] of [["first build", {}], ["no-change rebuild", {}], ["rebuild, CNB_LIFECYCLE_REREAD=true", { CNB_LIFECYCLE_REREAD: "true" }]] as const) {
+for (
+  const [name, extra] of [["first build", {}], ["no-change rebuild", {}], ["rebuild, CNB_LIFECYCLE_REREAD=true", { CNB_LIFECYCLE_REREAD: "true" }]] as const
+) {
   const a = timed(["analyzer", "-run-image", "bench/run:v1", "bench/app"], extra);
   const e = timed(["exporter", "-launcher", bin, "-cache-dir", cache, "bench/app"], extra);
   const reused = (e.out.match(/Reusing/g) ?? []).length;
   rows.push(`| ${name} | ${a.wall.toFixed(2)} | ${e.wall.toFixed(2)} | ${e.cpu.toFixed(2)} | ${e.rss.toFixed(0)} | ${e.written.toFixed(1)} | ${reused} |`);
 }
 const appBytes = size(app) + size(path.join(bp, "modules"));
-console.log(`run image ${(runBytes / 1e6).toFixed(0)} MB uncompressed (2 layers); new content ${(appBytes / 1e6).toFixed(0)} MB (app + one buildpack layer) + the ${(fs.statSync(bin).size / 1e6).toFixed(0)} MB launcher; ${scale} data; ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `run image ${(runBytes / 1e6).toFixed(0)} MB uncompressed (2 layers); new content ${(appBytes / 1e6).toFixed(0)} MB (app + one buildpack layer) + the ${
+    (fs.statSync(bin).size / 1e6).toFixed(0)
+  } MB launcher; ${scale} data; ${new Date().toISOString().slice(0, 10)}`,
+);
 console.log("");
 console.log("| export | analyzer wall s | exporter wall s | exporter CPU s | exporter peak RSS MB | exporter MB written | 'Reusing' lines |");
 console.log("|---|---:|---:|---:|---:|---:|---:|");

@@ -71,13 +71,25 @@ export function buildLauncher(o: { targetDir: string; sourceDir?: string; quiet?
   const cargoHome = path.join(targetDir, "cargo-home");
   fs.mkdirSync(cargoHome, { recursive: true });
   const rustflags = [
-    "-C", "target-feature=+crt-static",
+    "-C",
+    "target-feature=+crt-static",
     `--remap-path-prefix=${source}=/launcher`,
     `--remap-path-prefix=${targetDir}=/target`,
   ].join(" ");
   const r = spawnSync(
     tc.cargo,
-    ["build", "--release", "--offline", "--target", tc.target, "--manifest-path", path.join(source, "Cargo.toml"), "--target-dir", targetDir, ...(o.quiet ? ["--quiet"] : [])],
+    [
+      "build",
+      "--release",
+      "--offline",
+      "--target",
+      tc.target,
+      "--manifest-path",
+      path.join(source, "Cargo.toml"),
+      "--target-dir",
+      targetDir,
+      ...(o.quiet ? ["--quiet"] : []),
+    ],
     {
       // cargo reads .cargo/config.toml from its working directory up.
       cwd: source,
@@ -117,8 +129,7 @@ export function installLauncher(lifecycleDir: string, o: { targetDir: string; mu
   }
   return {
     rust: false,
-    message:
-      `WARNING: the launcher's Rust toolchain is missing (${built.missing}): launcher is a link to the multi-call binary ` +
+    message: `WARNING: the launcher's Rust toolchain is missing (${built.missing}): launcher is a link to the multi-call binary ` +
       `${multiCall}${size} instead, and every app image carries that. Install the toolchain with: apt-get install ${LAUNCHER_PACKAGES.join(" ")}`,
   };
 }

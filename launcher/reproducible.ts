@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { launcherLayer } from "../src/layer/launcher-cache.ts";
 import { LayerPool } from "../src/layer/pool.ts";
-import { LAUNCHER_SOURCE, buildLauncher } from "./build-launcher.ts";
+import { buildLauncher, LAUNCHER_SOURCE } from "./build-launcher.ts";
 
 const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 let failed = 0;
@@ -39,7 +39,11 @@ try {
   }
   const [a, b] = builds;
   check("launcher: two clean builds in different directories give the same bytes", a.sha === b.sha, `${a.sha} != ${b.sha}`);
-  check("launcher: the same launcher layer (diffID and digest) from both builds", a.diffID === b.diffID && a.digest === b.digest, `${a.diffID} ${a.digest} != ${b.diffID} ${b.digest}`);
+  check(
+    "launcher: the same launcher layer (diffID and digest) from both builds",
+    a.diffID === b.diffID && a.digest === b.digest,
+    `${a.diffID} ${a.digest} != ${b.diffID} ${b.digest}`,
+  );
   const other = process.argv[2];
   if (other) check(`launcher: ${other} has the same bytes`, fs.existsSync(other) && sha256(other) === a.sha, fs.existsSync(other) ? sha256(other) : "missing");
 } finally {

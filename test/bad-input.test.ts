@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
-import { type TestRegistry, startRegistry } from "./helpers/registry.ts";
+import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { run, tool } from "./helpers/run.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -26,7 +26,10 @@ function putBlob(layout: string, text: string): { digest: string; size: number }
 /** Points the layout's only index entry (ref.name `tag`) at a new manifest document. */
 function setManifest(layout: string, manifest: unknown, tag = "bionic"): string {
   const m = putBlob(layout, JSON.stringify(manifest));
-  const index = { schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...m, annotations: { "org.opencontainers.image.ref.name": tag } }] };
+  const index = {
+    schemaVersion: 2,
+    manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...m, annotations: { "org.opencontainers.image.ref.name": tag } }],
+  };
   fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify(index));
   return path.join(layout, "blobs", "sha256", m.digest.slice(7));
 }
@@ -77,11 +80,28 @@ describe("image documents are checked where they come in", () => {
     expectNoTrace(r.out + r.err);
   });
 
-  for (const [name, change, field] of [
-    ["an architecture that is an array", (c: Record<string, unknown>) => ({ ...c, architecture: ["amd64", "amd64"] }), '"architecture" must be a string, not an array'],
-    ["a malformed diff_id", (c: Record<string, unknown>) => ({ ...c, rootfs: { type: "layers", diff_ids: [...(c.rootfs as { diff_ids: string[] }).diff_ids.slice(1), "sha256:1234"] } }), '"rootfs.diff_ids[2]" is not a valid digest: "sha256:1234"'],
-    ["labels that are not strings", (c: Record<string, unknown>) => ({ ...c, config: { Labels: { a: 1 } } }), '"config.Labels.a" must be a string, not a number'],
-  ] as const) {
+  for (
+    const [name, change, field] of [
+      [
+        "an architecture that is an array",
+        (c: Record<string, unknown>) => ({ ...c, architecture: ["amd64", "amd64"] }),
+        '"architecture" must be a string, not an array',
+      ],
+      [
+        "a malformed diff_id",
+        (c: Record<string, unknown>) => ({
+          ...c,
+          rootfs: { type: "layers", diff_ids: [...(c.rootfs as { diff_ids: string[] }).diff_ids.slice(1), "sha256:1234"] },
+        }),
+        '"rootfs.diff_ids[2]" is not a valid digest: "sha256:1234"',
+      ],
+      [
+        "labels that are not strings",
+        (c: Record<string, unknown>) => ({ ...c, config: { Labels: { a: 1 } } }),
+        '"config.Labels.a" must be a string, not a number',
+      ],
+    ] as const
+  ) {
     test(`a run image config with ${name} is refused (exit 32), and analyzed.toml is not written`, async () => {
       const s = await setup();
       const { manifest, config } = documents(s.info.layout, s.info);
@@ -116,7 +136,7 @@ describe("platform files are checked where they are read", () => {
     const s = await setup();
     expect((await s.analyze()).code).toBe(0);
     const group = path.join(s.b.layers, "group.toml");
-    fs.writeFileSync(group, "[[group]]\nversion = \"1\"\n");
+    fs.writeFileSync(group, '[[group]]\nversion = "1"\n');
     let r = await run("restorer", [], s.env);
     expect(r.code).toBe(42);
     expect(r.err).toContain(`${group}: group[0].id must be a string, not missing`);
@@ -152,13 +172,23 @@ describe("registries", () => {
   test("a wrong password for a Basic challenge: unauthorized, naming the registry and the repository", async () => {
     const root = tmpDir("auth-");
     const info = await makeRunImage(path.join(root, "oci"), "cnb/run", "v1");
-    tool("skopeo", ["copy", "--insecure-policy", "--dest-tls-verify=false", "--dest-creds", "user:secret", `oci:${info.layout}:v1`, `docker://${reg.host}/cnb/run:v1`]);
+    tool("skopeo", [
+      "copy",
+      "--insecure-policy",
+      "--dest-tls-verify=false",
+      "--dest-creds",
+      "user:secret",
+      `oci:${info.layout}:v1`,
+      `docker://${reg.host}/cnb/run:v1`,
+    ]);
     const b = makeBuiltLayers(root);
     const env = { CNB_LAYERS_DIR: b.layers, CNB_APP_DIR: b.app, CNB_LOG_LEVEL: "debug" };
     const wrong = { ...env, CNB_REGISTRY_AUTH: JSON.stringify({ [reg.host]: `Basic ${btoa("user:wrong")}` }) };
     const r = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], wrong);
     expect(r.code).toBe(32);
-    expect(r.err).toContain(`unauthorized: not allowed to pull from ${reg.host}/cnb/run: the credentials for ${reg.host} (CNB_REGISTRY_AUTH or docker's config.json) were refused`);
+    expect(r.err).toContain(
+      `unauthorized: not allowed to pull from ${reg.host}/cnb/run: the credentials for ${reg.host} (CNB_REGISTRY_AUTH or docker's config.json) were refused`,
+    );
     expect(r.err).not.toContain("Body already used");
     expectNoTrace(r.out + r.err);
     for (const bad of ["null", "[1]", '{"h": 1}', "not json"]) {
@@ -170,7 +200,10 @@ describe("registries", () => {
     const none = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], env);
     expect(none.err).toContain(`no credentials for ${reg.host} were found`);
     // The right password works, over plain HTTP without -insecure-registry (a loopback address).
-    const right = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], { ...env, CNB_REGISTRY_AUTH: JSON.stringify({ [reg.host]: `Basic ${btoa("user:secret")}` }) });
+    const right = await run("analyzer", ["-run-image", `${reg.host}/cnb/run:v1`, `${reg.host}/my-app`], {
+      ...env,
+      CNB_REGISTRY_AUTH: JSON.stringify({ [reg.host]: `Basic ${btoa("user:secret")}` }),
+    });
     expect(right.err).toBe("");
     expect(right.code).toBe(0);
   });

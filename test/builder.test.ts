@@ -5,10 +5,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
 import { PhaseError } from "../src/ground/errors.ts";
-import { Logger, type Level } from "../src/ground/log.ts";
 import { readLayerToml } from "../src/buildpack/files.ts";
 import { ALLOW_ROOT_ENV } from "../src/buildpack/privileges.ts";
-import { build, filterPlan, planFor, type BuildOptions } from "../src/phase/builder.ts";
+import { build, type BuildOptions, filterPlan, planFor } from "../src/phase/builder.ts";
 import { detect } from "../src/phase/detector.ts";
 import type { BuildMetadataFile, GroupFile, PlanFile } from "../src/platform/files.ts";
 import { capture, workspace } from "./helpers/workspace.ts";
@@ -20,11 +19,15 @@ const ORDER = (name: string) => path.join(FIX, "order", `${name}.toml`);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "builder-test-"));
 afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
-const LIFECYCLE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/home/cnb", SECRET_TOKEN: "s3cr3t", CNB_REGISTRY_AUTH: '{"r.example":"Basic x"}', CNB_PLATFORM_API: "0.15" };
+const LIFECYCLE_ENV = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: "/home/cnb",
+  SECRET_TOKEN: "s3cr3t",
+  CNB_REGISTRY_AUTH: '{"r.example":"Basic x"}',
+  CNB_PLATFORM_API: "0.15",
+};
 
 type Workspace = ReturnType<typeof workspace>;
-
-
 
 function options(ws: Workspace, extra: Partial<BuildOptions> = {}): BuildOptions {
   return {
@@ -73,6 +76,7 @@ async function code(p: Promise<unknown>): Promise<{ code: number; message?: stri
   }
 }
 
+// deno-lint-ignore no-explicit-any -- parsed TOML of any shape, checked field by field
 const readToml = (f: string) => parse(fs.readFileSync(f, "utf8")) as Record<string, any>;
 const envFile = (f: string) =>
   Object.fromEntries(
@@ -92,7 +96,8 @@ describe("build: the main scenario", () => {
     ws = workspace(TMP, {
       userEnv: { USER_VAR: "from-platform", TEST_SLICES: "1" },
       buildConfigEnv: { BC_VAR: "from-build-config", "USER_VAR.default": "not-used" },
-      analyzed: '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "22.04"\n',
+      analyzed:
+        '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "22.04"\n',
     });
     await detectInto(ws, "build");
     c = capture("info");
@@ -101,6 +106,7 @@ describe("build: the main scenario", () => {
 
   test("metadata.toml: buildpacks, processes sorted by type, default type, labels, slices", () => {
     const file = readToml(path.join(ws.layers, "config", "metadata.toml"));
+    // deno-lint-ignore no-explicit-any -- parsed TOML of any shape, checked field by field
     expect(file).toEqual(md as unknown as Record<string, any>);
     expect(md.buildpacks).toEqual([
       { id: "test/cache", version: "0.0.1", api: "0.10" },
@@ -111,7 +117,13 @@ describe("build: the main scenario", () => {
       { id: "test/execd", version: "0.0.1", api: "0.12" },
     ]);
     expect(md.processes).toEqual([
-      { type: "execd", command: ["sh", "-c", "echo EXECD_VAR=${EXECD_VAR:-unset} PROFILE_VAR=${PROFILE_VAR:-unset}"], direct: true, "buildpack-id": "test/execd", "exec-env": ["production"] },
+      {
+        type: "execd",
+        command: ["sh", "-c", "echo EXECD_VAR=${EXECD_VAR:-unset} PROFILE_VAR=${PROFILE_VAR:-unset}"],
+        direct: true,
+        "buildpack-id": "test/execd",
+        "exec-env": ["production"],
+      },
       { type: "web", command: ["hello"], direct: true, "buildpack-id": "test/hello" },
       { type: "worker", command: ["hello", "worker"], args: ["--once"], direct: true, "buildpack-id": "test/hello" },
     ]);
@@ -121,13 +133,24 @@ describe("build: the main scenario", () => {
   });
 
   test("buildpack output goes to stdout, in group order", () => {
-    expect(c.out).toEqual(["---> Cache buildpack", "cache count: 1", "---> Provider buildpack", "---> Env buildpack", "---> Consumer buildpack", "---> Hello buildpack", "---> Exec.d buildpack"]);
+    expect(c.out).toEqual([
+      "---> Cache buildpack",
+      "cache count: 1",
+      "---> Provider buildpack",
+      "---> Env buildpack",
+      "---> Consumer buildpack",
+      "---> Hello buildpack",
+      "---> Exec.d buildpack",
+    ]);
     expect(c.err).toEqual([]);
   });
 
   test("layers and their tomls; an all-false layer is renamed <layer>.ignore", () => {
     const L = ws.layers;
-    expect(readLayerToml(path.join(L, "test_hello/hello.toml"))).toEqual({ types: { launch: true, build: false, cache: false }, metadata: { version: "1.0.0" } });
+    expect(readLayerToml(path.join(L, "test_hello/hello.toml"))).toEqual({
+      types: { launch: true, build: false, cache: false },
+      metadata: { version: "1.0.0" },
+    });
     expect(readLayerToml(path.join(L, "test_cache/cached.toml"))).toEqual({ types: { launch: false, build: false, cache: true }, metadata: { count: 1 } });
     expect(readLayerToml(path.join(L, "test_cache/tools.toml")).types).toEqual({ launch: false, build: true, cache: false });
     expect(fs.readFileSync(path.join(L, "test_hello/hello/env.launch/GREETING.default"), "utf8")).toBe("hi");
@@ -156,7 +179,13 @@ describe("build: the main scenario", () => {
     expect(env.CNB_BUILDPACK_DIR).toBe(path.join(BUILDPACKS, "test_env/0.0.1"));
     expect(env.CNB_BP_PLAN_PATH).toMatch(new RegExp(`^${ws.tmp}/test_env-[^/]+/test_env/plan\\.toml$`));
     expect(env.CNB_EXEC_ENV).toBe("production");
-    expect([env.CNB_TARGET_OS, env.CNB_TARGET_ARCH, env.CNB_TARGET_ARCH_VARIANT, env.CNB_TARGET_DISTRO_NAME, env.CNB_TARGET_DISTRO_VERSION]).toEqual(["linux", "arm64", "v8", "ubuntu", "22.04"]);
+    expect([env.CNB_TARGET_OS, env.CNB_TARGET_ARCH, env.CNB_TARGET_ARCH_VARIANT, env.CNB_TARGET_DISTRO_NAME, env.CNB_TARGET_DISTRO_VERSION]).toEqual([
+      "linux",
+      "arm64",
+      "v8",
+      "ubuntu",
+      "22.04",
+    ]);
     expect(fs.readFileSync(path.join(dump, "args"), "utf8")).toBe(`${path.join(ws.layers, "test_env")}\n${ws.platform}\n${env.CNB_BP_PLAN_PATH}\n`);
     expect(fs.readFileSync(path.join(dump, "cwd"), "utf8")).toBe(`${ws.app}\n`);
     expect(fs.readFileSync(path.join(dump, "tool"), "utf8")).toBe("cache-tool ran\n");
@@ -164,7 +193,9 @@ describe("build: the main scenario", () => {
   });
 
   test("each buildpack gets only its part of the plan; clear-env hides the user env but not the build-config env", () => {
-    expect(readToml(path.join(ws.layers, "test_provider/runtime/plan.toml"))).toEqual({ entries: [{ name: "runtime", metadata: { version: "1.2.3", launch: true } }] });
+    expect(readToml(path.join(ws.layers, "test_provider/runtime/plan.toml"))).toEqual({
+      entries: [{ name: "runtime", metadata: { version: "1.2.3", launch: true } }],
+    });
     expect(readToml(path.join(ws.layers, "test_env/dump.ignore/plan.toml"))).toEqual({ entries: [] });
     // test/provider has clear-env = true: no USER_VAR=from-platform, but the build-config default applies
     expect(fs.readFileSync(path.join(ws.layers, "test_provider/runtime/env-seen"), "utf8")).toBe("USER_VAR=not-used\n");
@@ -172,7 +203,9 @@ describe("build: the main scenario", () => {
 
   test("SBOM files are copied to <layers>/sbom/{launch,build,cache}/<bp>/...; legacy BOM files are written", () => {
     const S = path.join(ws.layers, "sbom");
-    expect(fs.readFileSync(path.join(S, "launch/test_hello/hello/sbom.cdx.json"), "utf8")).toBe(fs.readFileSync(path.join(ws.layers, "test_hello/hello.sbom.cdx.json"), "utf8"));
+    expect(fs.readFileSync(path.join(S, "launch/test_hello/hello/sbom.cdx.json"), "utf8")).toBe(
+      fs.readFileSync(path.join(ws.layers, "test_hello/hello.sbom.cdx.json"), "utf8"),
+    );
     expect(fs.existsSync(path.join(S, "launch/test_execd/sbom.spdx.json"))).toBe(true);
     expect(fs.readFileSync(path.join(S, "launch/sbom.legacy.json"), "utf8")).toBe("null\n");
     expect(fs.readFileSync(path.join(S, "build/sbom.legacy.json"), "utf8")).toBe("null\n");
@@ -207,14 +240,16 @@ describe("build: failures", () => {
   const group = (id: string, api = "0.12"): GroupFile => ({ group: [{ id, version: "0.0.1", api }] });
   const noPlan: PlanFile = { entries: [] };
 
-  for (const [mode, msg] of [
-    ["sbom", "undeclared SBOM media type: 'application/vnd.syft+json'"],
-    ["layer", "the launch, cache and build flags should be in the types table of"],
-    ["unmet", "unmet.name 'not-in-plan' must match a requested dependency"],
-    ["direct", "process.direct is not supported on this buildpack version"],
-    ["string-command", "must be an array of strings"],
-    ["defaults", "multiple default process types aren't allowed"],
-  ] as const) {
+  for (
+    const [mode, msg] of [
+      ["sbom", "undeclared SBOM media type: 'application/vnd.syft+json'"],
+      ["layer", "the launch, cache and build flags should be in the types table of"],
+      ["unmet", "unmet.name 'not-in-plan' must match a requested dependency"],
+      ["direct", "process.direct is not supported on this buildpack version"],
+      ["string-command", "must be an array of strings"],
+      ["defaults", "multiple default process types aren't allowed"],
+    ] as const
+  ) {
     test(`invalid buildpack output (${mode}): 52`, async () => {
       const ws = workspace(TMP, { userEnv: { BAD_MODE: mode } });
       const r = await code(build(options(ws, { group: group("test/bad-output"), plan: noPlan }), capture().log));
@@ -231,7 +266,9 @@ describe("build: failures", () => {
 
   test("a buildpack missing from the buildpacks dir: 52", async () => {
     const ws = workspace(TMP);
-    expect((await code(build(options(ws, { group: { group: [{ id: "test/nope", version: "1.0.0", api: "0.12" }] }, plan: noPlan }), capture().log))).code).toBe(52);
+    expect((await code(build(options(ws, { group: { group: [{ id: "test/nope", version: "1.0.0", api: "0.12" }] }, plan: noPlan }), capture().log))).code).toBe(
+      52,
+    );
   });
 });
 
@@ -257,14 +294,19 @@ describe("build: plan filtering and processes", () => {
     const unmet = workspace(TMP, { buildConfigEnv: { PROVIDER_UNMET: "1" } });
     await build(options(unmet, { group, plan }), capture().log);
     expect(readToml(path.join(unmet.layers, "test_provider/runtime/plan.toml"))).toEqual({ entries: [{ name: "runtime", metadata: { v: 1 } }] });
-    expect(readToml(path.join(unmet.layers, "test_env/dump.ignore/plan.toml"))).toEqual({ entries: [{ name: "runtime", metadata: { v: 1 } }, { name: "other" }] });
+    expect(readToml(path.join(unmet.layers, "test_env/dump.ignore/plan.toml"))).toEqual({
+      entries: [{ name: "runtime", metadata: { v: 1 } }, { name: "other" }],
+    });
   });
 
   test("a later non-default process of the default type replaces it and clears the default, with a warning", async () => {
     const ws = workspace(TMP, { userEnv: { BAD_MODE: "override-web" } });
     const c = capture("info");
     const md = await build(
-      options(ws, { group: { group: [{ id: "test/hello", version: "0.0.1", api: "0.12" }, { id: "test/bad-output", version: "0.0.1", api: "0.12" }] }, plan: { entries: [] } }),
+      options(ws, {
+        group: { group: [{ id: "test/hello", version: "0.0.1", api: "0.12" }, { id: "test/bad-output", version: "0.0.1", api: "0.12" }] },
+        plan: { entries: [] },
+      }),
       c.log,
     );
     expect(md["buildpack-default-process-type"]).toBeUndefined();
@@ -277,7 +319,10 @@ describe("the builder command", () => {
   test("flags resolve to <layers>/group.toml, plan.toml and config/metadata.toml", async () => {
     const ws = workspace(TMP);
     await detectInto(ws, "hello");
-    const r = await run("builder", ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform], { ...LIFECYCLE_ENV, [ALLOW_ROOT_ENV]: "true" });
+    const r = await run("builder", ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform], {
+      ...LIFECYCLE_ENV,
+      [ALLOW_ROOT_ENV]: "true",
+    });
     expect(r.code).toBe(0);
     expect(r.outLines).toEqual(["---> Hello buildpack"]);
     expect(readToml(path.join(ws.layers, "config/metadata.toml"))["buildpack-default-process-type"]).toBe("web");

@@ -61,7 +61,10 @@ describe("the compiled binary", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bin-"));
   const bin = path.join(dir, "lifecycle");
   beforeAll(() => {
-    const r = Bun.spawnSync([process.execPath, "build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], { stderr: "pipe", stdout: "pipe" });
+    const r = Bun.spawnSync(
+      [process.execPath, "build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin],
+      { stderr: "pipe", stdout: "pipe" },
+    );
     if (r.exitCode !== 0) throw new Error(`bun build --compile failed: ${r.stderr.toString()}`);
     fs.symlinkSync("lifecycle", path.join(dir, "inspect"));
   }, 120_000);

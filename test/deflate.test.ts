@@ -32,9 +32,36 @@ const inputs: [string, Uint8Array][] = [
   ["zeros 1 MiB (max-length matches)", new Uint8Array(1 << 20)],
   ["text 1 MiB (several Huffman blocks)", text(1 << 20)],
   ["random 200 KiB (stored blocks win)", random(200_000)],
-  ["mixed", (() => { const a = new Uint8Array(300_000); a.set(text(100_000)); a.set(random(100_000), 100_000); a.set(text(100_000), 200_000); return a; })()],
-  ["repeating period 32768 (longest distance)", (() => { const r = random(32768); const a = new Uint8Array(100_000); for (let i = 0; i < a.length; i++) a[i] = r[i % 32768]; return a; })()],
-  ["all 256 byte values, skewed (long codes)", (() => { const a = new Uint8Array(400_000); for (let i = 0; i < a.length; i++) { const r = rnd(); a[i] = r % 1000 < 900 ? 65 : r % 256; } return a; })()],
+  [
+    "mixed",
+    (() => {
+      const a = new Uint8Array(300_000);
+      a.set(text(100_000));
+      a.set(random(100_000), 100_000);
+      a.set(text(100_000), 200_000);
+      return a;
+    })(),
+  ],
+  [
+    "repeating period 32768 (longest distance)",
+    (() => {
+      const r = random(32768);
+      const a = new Uint8Array(100_000);
+      for (let i = 0; i < a.length; i++) a[i] = r[i % 32768];
+      return a;
+    })(),
+  ],
+  [
+    "all 256 byte values, skewed (long codes)",
+    (() => {
+      const a = new Uint8Array(400_000);
+      for (let i = 0; i < a.length; i++) {
+        const r = rnd();
+        a[i] = r % 1000 < 900 ? 65 : r % 256;
+      }
+      return a;
+    })(),
+  ],
 ];
 
 describe("deflateFast", () => {
@@ -60,7 +87,7 @@ describe("deflateFast", () => {
         if (kind === 0) a.fill(rnd() & 0xff, i, i + len);
         else if (kind === 1) a.set(text(len), i);
         else if (kind === 2) a.set(random(len), i);
-        else if (i > 0) for (let j = 0; j < len; j++) a[i + j] = a[i + j - 1 - ((rnd() % Math.min(i, 40000)) | 0)] ?? 0;
+        else if (i > 0) { for (let j = 0; j < len; j++) a[i + j] = a[i + j - 1 - ((rnd() % Math.min(i, 40000)) | 0)] ?? 0; }
         i += len;
       }
       expect(Buffer.compare(zlib.inflateRawSync(deflateFast(a, true)), Buffer.from(a))).toBe(0);
@@ -76,7 +103,10 @@ describe("deflateFast", () => {
     // Fibonacci frequencies give a degenerate tree deeper than 15 without limiting.
     const freq = new Uint32Array(40);
     let a = 1, b = 1;
-    for (let i = 0; i < 40; i++) { freq[i] = a; [a, b] = [b, a + b]; }
+    for (let i = 0; i < 40; i++) {
+      freq[i] = a;
+      [a, b] = [b, a + b];
+    }
     for (const max of [7, 15]) {
       const lengths = codeLengths(freq, max);
       expect(Math.max(...lengths)).toBeLessThanOrEqual(max);

@@ -5,13 +5,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
 import { PhaseError } from "../src/ground/errors.ts";
-import { Logger, type Level } from "../src/ground/log.ts";
-import { emptyPlan, parseBuildPlan, type BuildPlan, type DetectOutput } from "../src/buildpack/detect.ts";
+import { type BuildPlan, type DetectOutput, emptyPlan, parseBuildPlan } from "../src/buildpack/detect.ts";
 import { readBuildpackDescriptor } from "../src/buildpack/descriptor.ts";
 import { ALLOW_ROOT_ENV, refuseRoot } from "../src/buildpack/privileges.ts";
-import { resolveGroup, type Detected } from "../src/buildpack/resolve.ts";
+import { type Detected, resolveGroup } from "../src/buildpack/resolve.ts";
 import { resolveTarget, targetMatches } from "../src/buildpack/target.ts";
-import { detect, mergeSystem, type DetectOptions } from "../src/phase/detector.ts";
+import { detect, type DetectOptions, mergeSystem } from "../src/phase/detector.ts";
 import { capture, workspace } from "./helpers/workspace.ts";
 import { run } from "./helpers/run.ts";
 
@@ -21,9 +20,13 @@ const ORDER = (name: string) => path.join(FIX, "order", `${name}.toml`);
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "detector-test-"));
 afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
 
-
-
-const LIFECYCLE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/home/cnb", SECRET_TOKEN: "s3cr3t", CNB_REGISTRY_AUTH: '{"r.example":"Basic x"}', CNB_PLATFORM_API: "0.15" };
+const LIFECYCLE_ENV = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: "/home/cnb",
+  SECRET_TOKEN: "s3cr3t",
+  CNB_REGISTRY_AUTH: '{"r.example":"Basic x"}',
+  CNB_PLATFORM_API: "0.15",
+};
 
 function options(ws: ReturnType<typeof workspace>, order: string, extra: Partial<DetectOptions> = {}): DetectOptions {
   return {
@@ -53,8 +56,8 @@ async function detectCode(p: Promise<unknown>): Promise<number> {
   }
 }
 
+// deno-lint-ignore no-explicit-any -- parsed TOML of any shape, checked field by field
 const readTomlFile = (f: string) => parse(fs.readFileSync(f, "utf8")) as Record<string, any>;
-
 
 describe("detect: groups and outputs", () => {
   test("a single passing buildpack: group.toml with api and homepage, an empty plan", async () => {
@@ -63,7 +66,9 @@ describe("detect: groups and outputs", () => {
     const r = await detect(options(ws, "hello"), c.log);
     expect(r.group.group).toEqual([{ id: "test/hello", version: "0.0.1", api: "0.12", homepage: "https://example.com/test/hello" }]);
     expect(r.plan.entries).toEqual([]);
-    expect(readTomlFile(path.join(ws.layers, "group.toml"))).toEqual({ group: [{ id: "test/hello", version: "0.0.1", api: "0.12", homepage: "https://example.com/test/hello" }] });
+    expect(readTomlFile(path.join(ws.layers, "group.toml"))).toEqual({
+      group: [{ id: "test/hello", version: "0.0.1", api: "0.12", homepage: "https://example.com/test/hello" }],
+    });
     expect(readTomlFile(path.join(ws.layers, "plan.toml"))).toEqual({ entries: [] });
     // at info: only the participating list; detect output stays at debug when detection passes
     expect(c.out).toEqual(["test/hello 0.0.1"]);
@@ -74,7 +79,14 @@ describe("detect: groups and outputs", () => {
     const ws = workspace(TMP);
     const c = capture("debug");
     await detect(options(ws, "hello"), c.log);
-    expect(c.out).toEqual(["======== Output: test/hello@0.0.1 ========", "hello: detect passes", "======== Results ========", "pass: test/hello@0.0.1", "Resolving plan... (try #1)", "test/hello 0.0.1"]);
+    expect(c.out).toEqual([
+      "======== Output: test/hello@0.0.1 ========",
+      "hello: detect passes",
+      "======== Results ========",
+      "pass: test/hello@0.0.1",
+      "Resolving plan... (try #1)",
+      "test/hello 0.0.1",
+    ]);
   });
 
   test("provides/requires: one plan entry with the provider and the requirer's metadata", async () => {
@@ -84,7 +96,9 @@ describe("detect: groups and outputs", () => {
     expect(r.group.group.map((g) => g.id)).toEqual(["test/provider", "test/consumer"]);
     expect(r.group.group[0]).toEqual({ id: "test/provider", version: "0.0.1", api: "0.11" });
     const plan = readTomlFile(path.join(ws.layers, "plan.toml"));
-    expect(plan).toEqual({ entries: [{ providers: [{ id: "test/provider", version: "0.0.1" }], requires: [{ name: "runtime", metadata: { version: "1.2.3", launch: true } }] }] });
+    expect(plan).toEqual({
+      entries: [{ providers: [{ id: "test/provider", version: "0.0.1" }], requires: [{ name: "runtime", metadata: { version: "1.2.3", launch: true } }] }],
+    });
     // test/provider has clear-env = true: it does not see the user env
     expect(c.out).toContain("provider: USER_VAR=unset");
     // aligned participating list
@@ -136,7 +150,12 @@ describe("detect: failures and exit codes", () => {
     const ws = workspace(TMP);
     const c = capture("info");
     expect(await detectCode(detect(options(ws, "fail"), c.log))).toBe(20);
-    expect(c.out).toEqual(["======== Output: test/fail-detect@0.0.1 ========", "fail-detect: not applicable", "======== Results ========", "fail: test/fail-detect@0.0.1"]);
+    expect(c.out).toEqual([
+      "======== Output: test/fail-detect@0.0.1 ========",
+      "fail-detect: not applicable",
+      "======== Results ========",
+      "fail: test/fail-detect@0.0.1",
+    ]);
     expect(c.err.slice(1)).toEqual(["ERROR: No buildpack groups passed detection.", "ERROR: Please check that you are running against the correct path."]);
     expect(fs.existsSync(path.join(ws.layers, "group.toml"))).toBe(false);
   });
@@ -176,7 +195,8 @@ describe("detect: environment", () => {
     const ws = workspace(TMP, {
       userEnv: { USER_VAR: "from-platform", PATH: "/user/bin" },
       buildConfigEnv: { BC_VAR: "from-build-config", "USER_VAR.default": "ignored" },
-      analyzed: '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "24.04"\n',
+      analyzed:
+        '[run-image]\nreference = "r"\n[run-image.target]\nos = "linux"\narch = "arm64"\narch-variant = "v8"\n[run-image.target.distro]\nname = "ubuntu"\nversion = "24.04"\n',
     });
     const c = capture("debug");
     await detect(options(ws, "fallback"), c.log);
@@ -194,7 +214,13 @@ describe("detect: environment", () => {
     expect(env.CNB_PLATFORM_DIR).toBe(ws.platform);
     expect(env.CNB_BUILD_PLAN_PATH).toMatch(new RegExp(`^${ws.tmp}/plan\\.[^/]+/plan\\.toml$`));
     expect(env.CNB_EXEC_ENV).toBe("production");
-    expect([env.CNB_TARGET_OS, env.CNB_TARGET_ARCH, env.CNB_TARGET_ARCH_VARIANT, env.CNB_TARGET_DISTRO_NAME, env.CNB_TARGET_DISTRO_VERSION]).toEqual(["linux", "arm64", "v8", "ubuntu", "24.04"]);
+    expect([env.CNB_TARGET_OS, env.CNB_TARGET_ARCH, env.CNB_TARGET_ARCH_VARIANT, env.CNB_TARGET_DISTRO_NAME, env.CNB_TARGET_DISTRO_VERSION]).toEqual([
+      "linux",
+      "arm64",
+      "v8",
+      "ubuntu",
+      "24.04",
+    ]);
     expect(c.out).toContain(`detect-args: ${ws.platform} ${env.CNB_BUILD_PLAN_PATH}`);
     expect(c.out).toContain(`detect-cwd: ${ws.app}`);
     expect(c.out).toContain("detect-plan: empty");
@@ -213,7 +239,9 @@ describe("detect: targets, exec-env, system buildpacks", () => {
     expect(c1.out).toContain("os=linux arch=amd64 variant= distro=ubuntu@22.04");
 
     // second target: linux/arm64/v8 with any distro; the spec spelling `variant` is read too
-    const ws2 = workspace(TMP, { analyzed: analyzed('os = "linux"\narch = "arm64"\nvariant = "v8"\n[run-image.target.distro]\nname = "debian"\nversion = "12"') });
+    const ws2 = workspace(TMP, {
+      analyzed: analyzed('os = "linux"\narch = "arm64"\nvariant = "v8"\n[run-image.target.distro]\nname = "debian"\nversion = "12"'),
+    });
     const c2 = capture("debug");
     await detect(options(ws2, "targets"), c2.log);
     expect(c2.out).toContain("os=linux arch=arm64 variant=v8 distro=debian@12");
@@ -247,7 +275,10 @@ describe("detect: targets, exec-env, system buildpacks", () => {
     const ws = workspace(TMP);
     expect((await detect(options(ws, "exec-env"), capture().log)).group.group.map((g) => g.id)).toEqual(["test/hello"]);
     expect((await detect(options(ws, "exec-env", { execEnv: "test" }), capture().log)).group.group.map((g) => g.id)).toEqual(["test/testonly", "test/hello"]);
-    expect((await detect(options(ws, "exec-env", { platformApi: "0.14" }), capture().log)).group.group.map((g) => g.id)).toEqual(["test/testonly", "test/hello"]);
+    expect((await detect(options(ws, "exec-env", { platformApi: "0.14" }), capture().log)).group.group.map((g) => g.id)).toEqual([
+      "test/testonly",
+      "test/hello",
+    ]);
   });
 
   test("system.toml pre/post buildpacks join every group (0.15), IDs already there are skipped, optional ones may fail", async () => {
@@ -257,7 +288,11 @@ describe("detect: targets, exec-env, system buildpacks", () => {
     expect(r.group.group.map((g) => g.id)).toEqual(["test/env", "test/hello"]);
     const old = await detect(options(ws, "hello", { systemPath, platformApi: "0.14" }), capture().log);
     expect(old.group.group.map((g) => g.id)).toEqual(["test/hello"]);
-    expect(mergeSystem([{ group: [{ id: "a", version: "1" }] }], { system: { pre: { buildpacks: [{ id: "a", version: "2" }, { id: "p", version: "1", optional: true }] } } })).toEqual([
+    expect(
+      mergeSystem([{ group: [{ id: "a", version: "1" }] }], {
+        system: { pre: { buildpacks: [{ id: "a", version: "2" }, { id: "p", version: "1", optional: true }] } },
+      }),
+    ).toEqual([
       { group: [{ id: "p", version: "1", optional: true }, { id: "a", version: "1" }] },
     ]);
   });
@@ -333,7 +368,10 @@ describe("plan resolution (resolveGroup)", () => {
     expect(only.lines).toContain("fail: no viable buildpacks in group");
     // an optional error does not fail the group but is reported at info
     const lines: [string, string][] = [];
-    const r = resolveGroup([{ el: el("a", true), out: { code: 7, output: "boom\n", plan: emptyPlan() } }, { el: el("b"), out: pass() }], (l, m) => lines.push([l, m]));
+    const r = resolveGroup(
+      [{ el: el("a", true), out: { code: 7, output: "boom\n", plan: emptyPlan() } }, { el: el("b"), out: pass() }],
+      (l, m) => lines.push([l, m]),
+    );
     expect(r.ok).toBe(true);
     expect(lines).toContainEqual(["info", "err:  a@1 (7)"]);
     expect(lines).toContainEqual(["info", "boom"]);
@@ -368,7 +406,9 @@ describe("descriptors and targets", () => {
 });
 
 describe("the detector command", () => {
-  const base = (ws: ReturnType<typeof workspace>) => ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform, "-build-config", ws.buildConfig];
+  const base = (
+    ws: ReturnType<typeof workspace>,
+  ) => ["-app", ws.app, "-buildpacks", BUILDPACKS, "-layers", ws.layers, "-platform", ws.platform, "-build-config", ws.buildConfig];
 
   test("flags and defaults: -order from <layers>/order.toml, outputs under <layers>", async () => {
     const ws = workspace(TMP);

@@ -32,10 +32,32 @@ let cache: string;
 
 function create(extra: string[] = []) {
   const args = [
-    "creator", "-oci", "-oci-dir", oci, "-run-image", "cnb/busybox-run:v1",
-    "-layers", layers, "-app", app, "-cache-dir", cache,
-    "-buildpacks", path.join(work, "buildpacks"), "-order", path.join(work, "build.toml"),
-    "-platform", path.join(work, "platform"), "-launcher", launcher, "-uid", "1000", "-gid", "1000", ...extra, "e2e-app",
+    "creator",
+    "-oci",
+    "-oci-dir",
+    oci,
+    "-run-image",
+    "cnb/busybox-run:v1",
+    "-layers",
+    layers,
+    "-app",
+    app,
+    "-cache-dir",
+    cache,
+    "-buildpacks",
+    path.join(work, "buildpacks"),
+    "-order",
+    path.join(work, "build.toml"),
+    "-platform",
+    path.join(work, "platform"),
+    "-launcher",
+    launcher,
+    "-uid",
+    "1000",
+    "-gid",
+    "1000",
+    ...extra,
+    "e2e-app",
   ];
   const r = spawnSync(bin, args, { encoding: "utf8", env: { PATH: process.env.PATH, CNB_PLATFORM_API: "0.15" } });
   if (r.status !== 0) throw new Error(`creator exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
@@ -48,7 +70,19 @@ function runInImage(bundle: string, argv: string[], extraEnv: string[] = []) {
   const env: string[] = [...cfg.process.env, ...extraEnv];
   const rootfs = path.join(bundle, "rootfs");
   // busybox's env switches to the image's environment; chroot --userspec gives the image's user.
-  const r = spawnSync("unshare", ["-m", "-p", "-f", `--mount-proc=${path.join(rootfs, "proc")}`, "chroot", `--userspec=${cfg.process.user.uid}:${cfg.process.user.gid}`, rootfs, "/bin/env", "-i", ...env, ...argv], { encoding: "utf8", cwd: rootfs });
+  const r = spawnSync("unshare", [
+    "-m",
+    "-p",
+    "-f",
+    `--mount-proc=${path.join(rootfs, "proc")}`,
+    "chroot",
+    `--userspec=${cfg.process.user.uid}:${cfg.process.user.gid}`,
+    rootfs,
+    "/bin/env",
+    "-i",
+    ...env,
+    ...argv,
+  ], { encoding: "utf8", cwd: rootfs });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -57,7 +91,9 @@ beforeAll(() => {
   work = tmpDir("e2e-");
   fs.chmodSync(work, 0o755);
   bin = path.join(work, "lifecycle");
-  const c = spawnSync(process.execPath, ["build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], { encoding: "utf8" });
+  const c = spawnSync(process.execPath, ["build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], {
+    encoding: "utf8",
+  });
   if (c.status !== 0) throw new Error(`compile failed: ${c.stderr}`);
   const built = buildLauncher({ targetDir: path.join(ROOT, "dist", "launcher-build"), quiet: true });
   rustLauncher = "file" in built;

@@ -3,7 +3,7 @@
  * canonical form of `-layout`, the volume cache round trip through the restorer, the stat index, and the output
  * checked with the real OCI tools.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
@@ -14,8 +14,6 @@ import { readToml } from "../src/platform/toml.ts";
 import { run, tool } from "./helpers/run.ts";
 
 const validator = createOciValidator(new URL("../../shared/fixtures/external/oci-schema/", import.meta.url));
-
-
 
 /** A fresh build directory with run images and built layers; returns env and a runner of analyze+export. */
 async function setup(opts: { docker?: boolean } = {}) {
@@ -168,7 +166,15 @@ describe("exporter", () => {
     spawnSync("chown", ["-R", "1000:1000", s.b.layers]);
     // Its own process (the in-process runs above never drop privileges). One compressing thread: a worker's
     // script is read from this checkout after the drop, and uid 1000 may not reach a private checkout.
-    const r = spawnSync(process.execPath, [path.join(import.meta.dir, "../src/main.ts"), "exporter", "-launcher", s.b.launcher, "-cache-dir", s.cache, "my-app"], { env: { ...process.env, ...s.env, CNB_LIFECYCLE_WORKERS: "1" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [
+      path.join(import.meta.dir, "../src/main.ts"),
+      "exporter",
+      "-launcher",
+      s.b.launcher,
+      "-cache-dir",
+      s.cache,
+      "my-app",
+    ], { env: { ...process.env, ...s.env, CNB_LIFECYCLE_WORKERS: "1" }, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const app = Layout.open(path.join(s.oci, "my-app"));
@@ -200,22 +206,24 @@ describe("exporter", () => {
     expect(fs.existsSync(path.join(s.b.layers, "sbom"))).toBe(false);
   });
 
-  for (const engine of ["fflate", "fast"]) test(`skopeo, umoci and oci-image-tool accept the app image (CNB_LIFECYCLE_DEFLATE=${engine})`, async () => {
-    const s = await setup();
-    const r = await s.build("my-app", [], { CNB_LIFECYCLE_DEFLATE: engine });
-    const dir = path.join(s.oci, "my-app");
-    const inspect = JSON.parse(tool("skopeo", ["inspect", `oci:${dir}:latest`]));
-    expect(inspect.Digest).toBe(r.digest);
-    const out = path.join(s.root, "copied");
-    tool("skopeo", ["copy", "--insecure-policy", `oci:${dir}:latest`, `dir:${out}`]);
-    expect(`sha256:${new Bun.CryptoHasher("sha256").update(fs.readFileSync(path.join(out, "manifest.json"))).digest("hex")}`).toBe(r.digest);
-    const bundle = path.join(s.root, "bundle");
-    tool("umoci", ["unpack", "--image", `${dir}:latest`, bundle]);
-    expect(fs.readFileSync(path.join(bundle, "rootfs", s.b.layers.slice(1), "test_hello/hello/bin/hello"), "utf8")).toContain("hello");
-    expect(fs.readlinkSync(path.join(bundle, "rootfs/cnb/process/web"))).toBe("/cnb/lifecycle/launcher");
-    expect(fs.statSync(path.join(bundle, "rootfs", s.b.app.slice(1), "index.txt")).uid).toBe(1000);
-    tool("oci-image-tool", ["validate", "--type", "image", "--ref", "name=latest", dir]);
-  });
+  for (const engine of ["fflate", "fast"]) {
+    test(`skopeo, umoci and oci-image-tool accept the app image (CNB_LIFECYCLE_DEFLATE=${engine})`, async () => {
+      const s = await setup();
+      const r = await s.build("my-app", [], { CNB_LIFECYCLE_DEFLATE: engine });
+      const dir = path.join(s.oci, "my-app");
+      const inspect = JSON.parse(tool("skopeo", ["inspect", `oci:${dir}:latest`]));
+      expect(inspect.Digest).toBe(r.digest);
+      const out = path.join(s.root, "copied");
+      tool("skopeo", ["copy", "--insecure-policy", `oci:${dir}:latest`, `dir:${out}`]);
+      expect(`sha256:${new Bun.CryptoHasher("sha256").update(fs.readFileSync(path.join(out, "manifest.json"))).digest("hex")}`).toBe(r.digest);
+      const bundle = path.join(s.root, "bundle");
+      tool("umoci", ["unpack", "--image", `${dir}:latest`, bundle]);
+      expect(fs.readFileSync(path.join(bundle, "rootfs", s.b.layers.slice(1), "test_hello/hello/bin/hello"), "utf8")).toContain("hello");
+      expect(fs.readlinkSync(path.join(bundle, "rootfs/cnb/process/web"))).toBe("/cnb/lifecycle/launcher");
+      expect(fs.statSync(path.join(bundle, "rootfs", s.b.app.slice(1), "index.txt")).uid).toBe(1000);
+      tool("oci-image-tool", ["validate", "--type", "image", "--ref", "name=latest", dir]);
+    });
+  }
 
   test("cache layers go to -cache-dir and the restorer brings back their metadata, data and store.toml", async () => {
     const s = await setup();

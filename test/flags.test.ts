@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type FlagSpec, HelpRequested, UsageError, parseBool, parseFlags } from "../src/ground/flags.ts";
+import { type FlagSpec, HelpRequested, parseBool, parseFlags, UsageError } from "../src/ground/flags.ts";
 
 const specs: FlagSpec[] = [
   { name: "oci", aliases: ["layout"], kind: "bool", env: ["CNB_USE_OCI", "CNB_USE_LAYOUT"], usage: "" },

@@ -11,7 +11,6 @@ import { run } from "./helpers/run.ts";
 
 const LAYOUTS = fileURLToPath(new URL("../../shared/fixtures/external/layouts/", import.meta.url));
 
-
 const blobs = (dir: string) => fs.readdirSync(path.join(dir, "blobs", "sha256")).sort();
 
 async function twoBuilds(extraEnv: Record<string, string> = {}, flags: string[] = []) {
@@ -62,7 +61,9 @@ describe("gc", () => {
   test("refuses docker save output, whose images index.json does not list", async () => {
     const dir = path.join(tmpDir("gc-fixture-"), "hello");
     fs.cpSync(path.join(LAYOUTS, "ggcr-hello-world-v25"), dir, { recursive: true });
-    for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chmodSync(path.join(dir, f), fs.statSync(path.join(dir, f)).isDirectory() ? 0o755 : 0o644);
+    for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+      fs.chmodSync(path.join(dir, f), fs.statSync(path.join(dir, f)).isDirectory() ? 0o755 : 0o644);
+    }
     const before = blobs(dir);
     await expect(gcLayout(dir, 0)).rejects.toThrow(/it is docker save output \(manifest.json\)/);
     expect(blobs(dir)).toEqual(before);
@@ -72,7 +73,9 @@ describe("gc", () => {
     test(`keeps every referenced blob of ${name} (odd media types, nested indexes)`, async () => {
       const dir = path.join(tmpDir("gc-fixture-"), name);
       fs.cpSync(path.join(LAYOUTS, name), dir, { recursive: true });
-      for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chmodSync(path.join(dir, f), fs.statSync(path.join(dir, f)).isDirectory() ? 0o755 : 0o644);
+      for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+        fs.chmodSync(path.join(dir, f), fs.statSync(path.join(dir, f)).isDirectory() ? 0o755 : 0o644);
+      }
       const before = blobs(dir);
       const r = await gcLayout(dir, 0);
       expect(r.removed).toEqual([]);

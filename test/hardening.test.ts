@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Layout } from "../src/image/layout.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
-import { type TestRegistry, startRegistry } from "./helpers/registry.ts";
+import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { run, tool } from "./helpers/run.ts";
 import { FIX, workspace } from "./helpers/workspace.ts";
 
@@ -55,7 +55,9 @@ describe("phases that finish what they start", () => {
     fs.writeFileSync(notDir, "");
     const r = await run("rebaser", ["-report", path.join(notDir, "report.toml"), "my-app"], s.env);
     expect(r.code).toBe(72);
-    expect(r.err).toContain(`cannot write the report to ${path.join(notDir, "report.toml")} (-report, CNB_REPORT_PATH): ${notDir} is not a directory; nothing was rebased`);
+    expect(r.err).toContain(
+      `cannot write the report to ${path.join(notDir, "report.toml")} (-report, CNB_REPORT_PATH): ${notDir} is not a directory; nothing was rebased`,
+    );
     expect(fs.readFileSync(index, "utf8")).toBe(before);
   });
 
@@ -89,7 +91,9 @@ describe("phases that finish what they start", () => {
       const e = await run("exporter", ["-oci-gc", "-launcher", b.launcher, `${reg.host}/app`], env);
       expect(e.code).toBe(0);
       expect(e.err).toBe("Warning: -oci-gc applies to OCI layouts only; the image went to a registry, so nothing was collected");
-      expect(JSON.parse(tool("skopeo", ["inspect", "--tls-verify=false", `docker://${reg.host}/app:latest`])).Digest).toBe(/\*\*\* Digest: (sha256:\w+)/.exec(e.out)?.[1]);
+      expect(JSON.parse(tool("skopeo", ["inspect", "--tls-verify=false", `docker://${reg.host}/app:latest`])).Digest).toBe(
+        /\*\*\* Digest: (sha256:\w+)/.exec(e.out)?.[1],
+      );
     });
   });
 });

@@ -36,7 +36,14 @@ describe("installLauncher", () => {
     fs.writeFileSync(path.join(dir, "lifecycle"), "stand-in for the multi-call binary\n", { mode: 0o755 });
     const script = `import { installLauncher } from ${JSON.stringify(path.join(ROOT, "launcher/build-launcher.ts"))};
 console.log(JSON.stringify(installLauncher(${JSON.stringify(dir)}, { targetDir: ${JSON.stringify(path.join(dir, "target"))} })));`;
-    const r = spawnSync("unshare", ["-m", "sh", "-c", 'mkdir -p /usr/share/cargo/registry && mount -t tmpfs none /usr/share/cargo/registry && exec "$0" -e "$1"', process.execPath, script], { encoding: "utf8" });
+    const r = spawnSync("unshare", [
+      "-m",
+      "sh",
+      "-c",
+      'mkdir -p /usr/share/cargo/registry && mount -t tmpfs none /usr/share/cargo/registry && exec "$0" -e "$1"',
+      process.execPath,
+      script,
+    ], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const result = JSON.parse(r.stdout.trim().split("\n").at(-1) as string);

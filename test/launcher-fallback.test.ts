@@ -18,7 +18,7 @@ import { selectProcess } from "../src/launch/process.ts";
 import { bashArgv, bashTail } from "../src/launch/shell.ts";
 import { isProcessInvocation, prepareLaunch } from "../src/phase/launcher.ts";
 import { launcherCommand } from "../src/cli/commands/launcher.ts";
-import { APP, BASE_ENV, FIRST, T, buildImage, killQuietly, readUntil, run, shown } from "./helpers/launch-image.ts";
+import { APP, BASE_ENV, buildImage, FIRST, killQuietly, readUntil, run, shown, T } from "./helpers/launch-image.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ENTRY = path.join(ROOT, "src/cli/launcher-entry.ts");

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildLauncher } from "../launcher/build-launcher.ts";
 import { BUILDPACK_APIS, PLATFORM_APIS } from "../src/ground/version.ts";
-import { APP, BASE_ENV, FIRST, LAYERS, LEGACY, SECOND, T, buildImage, killQuietly, readUntil, run, shown } from "./helpers/launch-image.ts";
+import { APP, BASE_ENV, buildImage, FIRST, killQuietly, LEGACY, readUntil, run, SECOND, shown, T } from "./helpers/launch-image.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PROC = path.join(T, "cnb", "process");
@@ -21,7 +21,9 @@ const TYPES = ["web", "single", "exit7", "failing", "badtoml", "testonly", "sig"
 const built = buildLauncher({ targetDir: path.join(ROOT, "dist", "launcher-build"), quiet: true });
 /** Whether the launcher under test is the Rust one (else the TypeScript fallback). */
 const RUST = "file" in built;
-if (!RUST) console.warn(`launcher.test.ts: the Rust launcher cannot be built here (${built.missing}): testing the TypeScript fallback, Rust-only checks skipped`);
+if (!RUST) {
+  console.warn(`launcher.test.ts: the Rust launcher cannot be built here (${built.missing}): testing the TypeScript fallback, Rust-only checks skipped`);
+}
 const rustOnly = RUST ? test : test.skip;
 
 const proc = (type: string) => path.join(PROC, type);
@@ -32,7 +34,10 @@ beforeAll(() => {
     fs.copyFileSync(built.file, BIN);
     fs.chmodSync(BIN, 0o755);
   } else {
-    const r = Bun.spawnSync([process.execPath, "build", "--compile", path.join(ROOT, "src/cli/launcher-entry.ts"), "--outfile", BIN], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([process.execPath, "build", "--compile", path.join(ROOT, "src/cli/launcher-entry.ts"), "--outfile", BIN], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode !== 0) throw new Error(`bun build --compile failed: ${r.stderr.toString()}`);
   }
   fs.mkdirSync(PROC, { recursive: true });
@@ -58,7 +63,9 @@ describe("a process type selected by argv0 (/cnb/process/<type>)", () => {
     const s = shown(run([proc("web")], { CNB_PROCESS_TYPE: "web" }).out);
     const e = s.env;
     // bin → PATH and lib → LD_LIBRARY_PATH, later buildpacks and layers in front; /cnb dirs removed
-    expect(e.PATH).toBe([path.join(SECOND, "zzz/bin"), path.join(FIRST, "bbb/bin"), path.join(FIRST, "aaa/bin"), "/usr/local/bin", "/usr/bin", "/bin"].join(":"));
+    expect(e.PATH).toBe(
+      [path.join(SECOND, "zzz/bin"), path.join(FIRST, "bbb/bin"), path.join(FIRST, "aaa/bin"), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+    );
     expect(e.LD_LIBRARY_PATH).toBe([path.join(FIRST, "bbb/lib"), path.join(FIRST, "aaa/lib"), "/opt/lib"].join(":"));
     expect(e.GREETING).toBe("hello"); // .default: the first buildpack wins
     expect(e.OVR).toBe("three"); // no suffix / .override: the last one wins
@@ -238,7 +245,6 @@ describe("inputs and API gates", () => {
     expect(r.err).toContain("change to app directory");
   });
 });
-
 
 describe("older Buildpack and Platform APIs (the Rust launcher)", () => {
   const legacy = (extra: Record<string, string> = {}) => ({ CNB_LAYERS_DIR: LEGACY, ...extra });

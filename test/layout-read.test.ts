@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Layout, LayoutError } from "../src/image/layout.ts";
-import { ImageNotFoundError, candidateLocations, layoutImageExists, openLayoutImage } from "../src/image/locate.ts";
+import { candidateLocations, ImageNotFoundError, layoutImageExists, openLayoutImage } from "../src/image/locate.ts";
 import { PathEscapeError } from "../src/image/reference.ts";
 import { type Descriptor, MediaType, REF_NAME } from "../src/image/types.ts";
 
@@ -108,7 +108,7 @@ function copyFixture(name: string): string {
     const st = fs.lstatSync(p);
     if (st.isSymbolicLink()) return;
     fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) chmod(path.join(p, n));
+    if (st.isDirectory()) { for (const n of fs.readdirSync(p)) chmod(path.join(p, n)); }
   };
   chmod(dest);
   return dest;
@@ -279,7 +279,15 @@ describe("external fixtures", () => {
   test("ggcr-test_index: no ref name among 4 images, or an unknown one, is an error that lists the names", async () => {
     const dir = fixture("ggcr-test_index");
     const layout = Layout.open(dir);
-    await expectLayoutError(() => layout.image(), "holds 4 images", "(1@sha256:eebff607", "2@sha256:32589985", "3@sha256:05f95b26", "4@sha256:2b29a2b8", path.join(dir, "index.json"));
+    await expectLayoutError(
+      () => layout.image(),
+      "holds 4 images",
+      "(1@sha256:eebff607",
+      "2@sha256:32589985",
+      "3@sha256:05f95b26",
+      "4@sha256:2b29a2b8",
+      path.join(dir, "index.json"),
+    );
     await expectLayoutError(() => layout.image({ refName: "nope" }), 'no image named "nope"', '"1", "2", "3", "4"', path.join(dir, "index.json"));
     // The digest of a blob that is not a manifest (the config) is not an image either.
     await expectLayoutError(
@@ -456,7 +464,11 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     fs.writeFileSync(mfile, "{".padEnd(527, "x"));
     const layout = Layout.open(dir);
     await readOnly(dir, () => layout.image());
-    await expectLayoutError(() => layout.image(), `manifest ${BUSYBOX_MANIFEST} in ${dir} does not match its digest`, `${mfile} hashes to ${sha("{".padEnd(527, "x"))}`);
+    await expectLayoutError(
+      () => layout.image(),
+      `manifest ${BUSYBOX_MANIFEST} in ${dir} does not match its digest`,
+      `${mfile} hashes to ${sha("{".padEnd(527, "x"))}`,
+    );
     // Garbage of another size: the size check fires first and says truncated.
     fs.writeFileSync(mfile, "{ not json");
     await expectLayoutError(() => layout.image(), BUSYBOX_MANIFEST, "is truncated", "the descriptor says 527 bytes", `${mfile} has 10`);
@@ -497,7 +509,11 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     const img = await Layout.open(dir).image();
     expect(img.layers()[0].present).toBe(true); // presence is not verification
     const before = snapshot(dir);
-    await expectLayoutError(() => drain(img.openBlob(BUSYBOX_LAYER)), `blob ${BUSYBOX_LAYER} in ${dir} does not match its digest`, `${lfile} hashes to ${sha(bytes)}`);
+    await expectLayoutError(
+      () => drain(img.openBlob(BUSYBOX_LAYER)),
+      `blob ${BUSYBOX_LAYER} in ${dir} does not match its digest`,
+      `${lfile} hashes to ${sha(bytes)}`,
+    );
     await expectLayoutError(() => img.layout.readBlob(img.layers()[0]), BUSYBOX_LAYER, "does not match its digest", lfile);
     expect(snapshot(dir)).toEqual(before);
   });
@@ -510,8 +526,16 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     const img = await Layout.open(dir).image();
     const layer = img.layers()[0];
     const before = snapshot(dir);
-    await expectLayoutError(() => img.layout.readBlob(layer), `blob ${BUSYBOX_LAYER} in ${dir} is truncated`, `the descriptor says ${BUSYBOX_LAYER_SIZE} bytes, ${lfile} has 1000`);
-    await expectLayoutError(() => drain(img.openBlob(BUSYBOX_LAYER)), `blob ${BUSYBOX_LAYER} in ${dir} is truncated`, `expected ${BUSYBOX_LAYER_SIZE} bytes, ${lfile} has 1000`);
+    await expectLayoutError(
+      () => img.layout.readBlob(layer),
+      `blob ${BUSYBOX_LAYER} in ${dir} is truncated`,
+      `the descriptor says ${BUSYBOX_LAYER_SIZE} bytes, ${lfile} has 1000`,
+    );
+    await expectLayoutError(
+      () => drain(img.openBlob(BUSYBOX_LAYER)),
+      `blob ${BUSYBOX_LAYER} in ${dir} is truncated`,
+      `expected ${BUSYBOX_LAYER_SIZE} bytes, ${lfile} has 1000`,
+    );
     expect(snapshot(dir)).toEqual(before);
     fs.writeFileSync(lfile, Buffer.concat([full, Buffer.from("extra")]));
     await expectLayoutError(() => img.layout.readBlob(layer), BUSYBOX_LAYER, "larger than its descriptor says", `${lfile} has ${BUSYBOX_LAYER_SIZE + 5}`);
@@ -532,7 +556,8 @@ describe("errors on damaged copies name the layout and what is at fault, and wri
     fs.writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     const A = `sha256:${"a".repeat(64)}`;
     const B = `sha256:${"b".repeat(64)}`;
-    const body = (next: string) => JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociIndex, digest: next, size: 400 }] });
+    const body = (next: string) =>
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociIndex, digest: next, size: 400 }] });
     fs.mkdirSync(path.join(dir, "blobs", "sha256"), { recursive: true });
     for (const [me, next] of [[A, B], [B, A]]) fs.writeFileSync(path.join(dir, "blobs", "sha256", hexOf(me)), body(next).padEnd(400, " "));
     writeIndex(dir, [{ mediaType: MediaType.ociIndex, digest: A, size: 400, annotations: { [REF_NAME]: "loop" } }]);

@@ -75,7 +75,21 @@ function makeLayer(files: Record<string, string>): { tar: Uint8Array; gz: Uint8A
     fs.writeFileSync(path.join(src, name), content);
   }
   const tarFile = path.join(tmpDir("layer-tar-"), "layer.tar");
-  run(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "--format=posix", "--pax-option=delete=atime,delete=ctime", "-C", src, "-cf", tarFile, ...Object.keys(files).sort()]);
+  run([
+    "tar",
+    "--sort=name",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    "--mtime=@0",
+    "--format=posix",
+    "--pax-option=delete=atime,delete=ctime",
+    "-C",
+    src,
+    "-cf",
+    tarFile,
+    ...Object.keys(files).sort(),
+  ]);
   const tar = new Uint8Array(fs.readFileSync(tarFile));
   const gz = Bun.spawnSync({ cmd: ["gzip", "-n", "-9", "-c", tarFile], stdout: "pipe" });
   if (gz.exitCode !== 0) throw new Error("gzip failed");
@@ -140,7 +154,9 @@ describe("a layout written by LayoutWriter", () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
     expect(fs.readdirSync(path.join(dir, "blobs", "sha256")).sort()).toEqual([b.manifest.digest, b.config.digest, b.layer.digest].map(hexOf).sort());
     // Each blob's bytes hash to its name.
-    for (const hex of fs.readdirSync(path.join(dir, "blobs", "sha256"))) expect(sha(fs.readFileSync(path.join(dir, "blobs", "sha256", hex)))).toBe(`sha256:${hex}`);
+    for (const hex of fs.readdirSync(path.join(dir, "blobs", "sha256"))) {
+      expect(sha(fs.readFileSync(path.join(dir, "blobs", "sha256", hex)))).toBe(`sha256:${hex}`);
+    }
     const idx = readIndex(dir);
     expect(idx).toEqual({
       schemaVersion: 2,
@@ -150,7 +166,14 @@ describe("a layout written by LayoutWriter", () => {
     const img = await Layout.open(dir).image({ refName: "v1" });
     expect(img.manifestDigest).toBe(b.manifest.digest);
     expect(img.manifestDescriptor.mediaType).toBe(MediaType.ociManifest);
-    expect(img.layers()).toEqual([{ digest: b.layer.digest, diffID: b.diffID, size: b.layer.size, mediaType: MediaType.ociLayerGzip, descriptor: b.layer, present: true }]);
+    expect(img.layers()).toEqual([{
+      digest: b.layer.digest,
+      diffID: b.diffID,
+      size: b.layer.size,
+      mediaType: MediaType.ociLayerGzip,
+      descriptor: b.layer,
+      present: true,
+    }]);
     expect(img.isComplete()).toBe(true);
     expect(img.labels()).toEqual({ "io.buildpacks.test": "yes" });
     const reader = img.openBlob(b.layer.digest).getReader();
@@ -354,7 +377,9 @@ const w = LayoutWriter.open(dir);
 for (let i = 0; i < 10; i++) await w.addToIndex(JSON.parse(desc), [prefix + i]);
 `,
     );
-    const procs = ["a", "b", "c", "d"].map((p) => Bun.spawn({ cmd: [process.execPath, script, dir, p, JSON.stringify(b.manifest)], stdout: "pipe", stderr: "pipe" }));
+    const procs = ["a", "b", "c", "d"].map((p) =>
+      Bun.spawn({ cmd: [process.execPath, script, dir, p, JSON.stringify(b.manifest)], stdout: "pipe", stderr: "pipe" })
+    );
     const codes = await Promise.all(procs.map((p) => p.exited));
     const errs = await Promise.all(procs.map((p) => new Response(p.stderr).text()));
     expect(codes.map((c, i) => (c === 0 ? 0 : errs[i]))).toEqual([0, 0, 0, 0]);

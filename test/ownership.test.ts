@@ -46,14 +46,17 @@ function expectUnchanged(before: Map<string, string>, after: Map<string, string>
 /** Runs the lifecycle from the sources as its own process (so that it drops privileges). */
 function lifecycle(args: string[], env: Record<string, string>) {
   // One compressing thread: a worker's script is read from this checkout after the drop.
-  return spawnSync(process.execPath, [path.join(ROOT, "src/main.ts"), ...args], { env: { PATH: process.env.PATH ?? "", CNB_LIFECYCLE_WORKERS: "1", ...env }, encoding: "utf8" });
+  return spawnSync(process.execPath, [path.join(ROOT, "src/main.ts"), ...args], {
+    env: { PATH: process.env.PATH ?? "", CNB_LIFECYCLE_WORKERS: "1", ...env },
+    encoding: "utf8",
+  });
 }
 
 /** The tar headers (name, mode, uid, gid) of a gzip layer blob. */
 function tarHeaders(blob: string): { name: string; mode: number; uid: number; gid: number }[] {
   const tar = gunzipSync(fs.readFileSync(blob));
   const out: { name: string; mode: number; uid: number; gid: number }[] = [];
-  for (let off = 0; off + 512 <= tar.length; ) {
+  for (let off = 0; off + 512 <= tar.length;) {
     const h = tar.subarray(off, off + 512);
     if (h.every((b) => b === 0)) break;
     const str = (a: number, n: number) => new TextDecoder().decode(h.subarray(a, a + n)).replace(/\0.*$/s, "");
@@ -101,7 +104,31 @@ describe("ownership, started as root", () => {
     const before = { layers: snapshot(layers), oci: snapshot(oci) };
 
     const r = lifecycle(
-      ["creator", "-oci", "-oci-dir", oci, "-run-image", "cnb/run:bionic", "-layers", layers, "-app", app, "-cache-dir", cache, "-buildpacks", path.join(root, "buildpacks"), "-platform", path.join(root, "platform"), "-launcher", launcher, "-uid", String(USER.uid), "-gid", String(USER.gid), "my-app"],
+      [
+        "creator",
+        "-oci",
+        "-oci-dir",
+        oci,
+        "-run-image",
+        "cnb/run:bionic",
+        "-layers",
+        layers,
+        "-app",
+        app,
+        "-cache-dir",
+        cache,
+        "-buildpacks",
+        path.join(root, "buildpacks"),
+        "-platform",
+        path.join(root, "platform"),
+        "-launcher",
+        launcher,
+        "-uid",
+        String(USER.uid),
+        "-gid",
+        String(USER.gid),
+        "my-app",
+      ],
       { CNB_PLATFORM_API: "0.15" },
     );
     expect(r.stderr).toBe("");
@@ -111,7 +138,15 @@ describe("ownership, started as root", () => {
     expect(fs.readFileSync(secret, "utf8")).toBe("root only\n");
     // What the lifecycle wrote is the build user's; the cache volume is handed over whole (it was root's).
     const appLayout = Layout.open(path.join(oci, "my-app"));
-    for (const f of [appLayout.dir, path.join(appLayout.dir, "index.json"), path.join(layers, "report.toml"), path.join(layers, "test_hello", "hello"), path.join(cache, "old")]) {
+    for (
+      const f of [
+        appLayout.dir,
+        path.join(appLayout.dir, "index.json"),
+        path.join(layers, "report.toml"),
+        path.join(layers, "test_hello", "hello"),
+        path.join(cache, "old"),
+      ]
+    ) {
       expect(`${f}: ${fs.statSync(f).uid}`).toBe(`${f}: ${USER.uid}`);
     }
     // The run image's blobs are hardlinks (made as root before the drop), not copies, and keep root's ownership.
@@ -165,7 +200,22 @@ describe("ownership, started as root", () => {
     // The same diffID as the reference's tar writer (the Go oracle) gives for this directory.
     if (spawnSync("go", ["version"]).status === 0) {
       const out = path.join(root, "oracle.tar");
-      const g = spawnSync("go", ["run", path.join(ROOT, "test/oracle/lifecycle-tar.go"), "-kind", "dir", "-disk", layerDir, "-image", layerDir, "-uid", String(USER.uid), "-gid", String(USER.gid), "-out", out], { encoding: "utf8" });
+      const g = spawnSync("go", [
+        "run",
+        path.join(ROOT, "test/oracle/lifecycle-tar.go"),
+        "-kind",
+        "dir",
+        "-disk",
+        layerDir,
+        "-image",
+        layerDir,
+        "-uid",
+        String(USER.uid),
+        "-gid",
+        String(USER.gid),
+        "-out",
+        out,
+      ], { encoding: "utf8" });
       expect(g.stderr).toBe("");
       expect(`sha256:${new Bun.CryptoHasher("sha256").update(fs.readFileSync(out)).digest("hex")}`).toBe(diffID);
     } else console.warn("ownership.test.ts: go is not installed: the oracle comparison is skipped (CI installs golang-go)");
@@ -181,8 +231,17 @@ describe("ownership, started as root", () => {
     spawnSync("chown", ["-R", `${USER.uid}:${USER.gid}`, b.layers, b.app]);
     fs.mkdirSync(path.join(oci, "my-app"));
     fs.chownSync(path.join(oci, "my-app"), USER.uid, USER.gid);
-    const env = { CNB_USE_OCI: "true", CNB_OCI_PATH: oci, CNB_LAYERS_DIR: b.layers, CNB_APP_DIR: b.app, CNB_PLATFORM_API: "0.15", CNB_LIFECYCLE_WORKERS: "1", PATH: process.env.PATH ?? "" };
-    const asUser = (args: string[]) => spawnSync("setpriv", [`--reuid=${USER.uid}`, `--regid=${USER.gid}`, "--clear-groups", compiledLifecycle(), ...args], { env, encoding: "utf8" });
+    const env = {
+      CNB_USE_OCI: "true",
+      CNB_OCI_PATH: oci,
+      CNB_LAYERS_DIR: b.layers,
+      CNB_APP_DIR: b.app,
+      CNB_PLATFORM_API: "0.15",
+      CNB_LIFECYCLE_WORKERS: "1",
+      PATH: process.env.PATH ?? "",
+    };
+    const asUser = (args: string[]) =>
+      spawnSync("setpriv", [`--reuid=${USER.uid}`, `--regid=${USER.gid}`, "--clear-groups", compiledLifecycle(), ...args], { env, encoding: "utf8" });
     expect(asUser(["analyzer", "-run-image", "cnb/run:bionic", "my-app"]).status).toBe(0);
     const e = asUser(["exporter", "-launcher", b.launcher, "my-app"]);
     expect(e.stderr).toBe("");

@@ -8,13 +8,16 @@ import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { readToml } from "../src/platform/toml.ts";
 import { run } from "./helpers/run.ts";
 
-
 /** An app image built on cnb/run:v1, and the run images it may be rebased on. */
 async function setup() {
   const root = tmpDir("rebase-");
   const oci = path.join(root, "oci");
   const v1 = await makeRunImage(oci, "cnb/run", "v1", { seed: "one" });
-  const v2 = await makeRunImage(path.join(root, "v2"), "cnb/run", "v2", { seed: "two", layerCount: 2, labels: { "io.buildpacks.base.id": "io.buildpacks.stacks.new" } });
+  const v2 = await makeRunImage(path.join(root, "v2"), "cnb/run", "v2", {
+    seed: "two",
+    layerCount: 2,
+    labels: { "io.buildpacks.base.id": "io.buildpacks.stacks.new" },
+  });
   // v2 goes into the same layout as v1 under its own tag.
   const w = Layout.open(v2.layout);
   fs.cpSync(path.join(v2.layout, "blobs"), path.join(v1.layout, "blobs"), { recursive: true });

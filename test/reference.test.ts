@@ -2,15 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  PathEscapeError,
-  ReferenceError,
-  canonicalLayoutPath,
-  canonicalName,
-  parseReference,
-  rfcLayoutPath,
-  sameReference,
-} from "../src/image/reference.ts";
+import { canonicalLayoutPath, canonicalName, parseReference, PathEscapeError, ReferenceError, rfcLayoutPath, sameReference } from "../src/image/reference.ts";
 import { appImageLocation, candidateLocations } from "../src/image/locate.ts";
 
 const HEX = "a".repeat(64);
@@ -19,18 +11,88 @@ const DIR = "/oci";
 // Expected values follow Docker's reference normalisation (distribution/reference) and go-containerregistry's
 // name package: docker.io → index.docker.io, library/ for one-segment Hub names, tag latest, a digest drops the tag.
 const cases: { input: string; canonical: string; rfc: string; layout: string; tag?: string; writtenTag?: string }[] = [
-  { input: "my-full-stack-run", canonical: "index.docker.io/library/my-full-stack-run:latest", rfc: "/oci/my-full-stack-run", layout: "/oci/index.docker.io/library/my-full-stack-run/latest", tag: "latest" },
-  { input: "my-full-stack-run:bionic", canonical: "index.docker.io/library/my-full-stack-run:bionic", rfc: "/oci/my-full-stack-run", layout: "/oci/index.docker.io/library/my-full-stack-run/bionic", tag: "bionic", writtenTag: "bionic" },
-  { input: "cnb/my-full-stack-run:bionic", canonical: "index.docker.io/cnb/my-full-stack-run:bionic", rfc: "/oci/cnb/my-full-stack-run", layout: "/oci/index.docker.io/cnb/my-full-stack-run/bionic", tag: "bionic", writtenTag: "bionic" },
-  { input: "my-registry.com/my-full-stack-run", canonical: "my-registry.com/my-full-stack-run:latest", rfc: "/oci/my-registry.com/my-full-stack-run", layout: "/oci/my-registry.com/my-full-stack-run/latest", tag: "latest" },
-  { input: `my-registry.com/cnb/x@sha256:${HEX}`, canonical: `my-registry.com/cnb/x@sha256:${HEX}`, rfc: "/oci/my-registry.com/cnb/x", layout: `/oci/my-registry.com/cnb/x/sha256/${HEX}` },
-  { input: "localhost:5000/app:v1", canonical: "localhost:5000/app:v1", rfc: "/oci/localhost:5000/app", layout: "/oci/localhost:5000/app/v1", tag: "v1", writtenTag: "v1" },
+  {
+    input: "my-full-stack-run",
+    canonical: "index.docker.io/library/my-full-stack-run:latest",
+    rfc: "/oci/my-full-stack-run",
+    layout: "/oci/index.docker.io/library/my-full-stack-run/latest",
+    tag: "latest",
+  },
+  {
+    input: "my-full-stack-run:bionic",
+    canonical: "index.docker.io/library/my-full-stack-run:bionic",
+    rfc: "/oci/my-full-stack-run",
+    layout: "/oci/index.docker.io/library/my-full-stack-run/bionic",
+    tag: "bionic",
+    writtenTag: "bionic",
+  },
+  {
+    input: "cnb/my-full-stack-run:bionic",
+    canonical: "index.docker.io/cnb/my-full-stack-run:bionic",
+    rfc: "/oci/cnb/my-full-stack-run",
+    layout: "/oci/index.docker.io/cnb/my-full-stack-run/bionic",
+    tag: "bionic",
+    writtenTag: "bionic",
+  },
+  {
+    input: "my-registry.com/my-full-stack-run",
+    canonical: "my-registry.com/my-full-stack-run:latest",
+    rfc: "/oci/my-registry.com/my-full-stack-run",
+    layout: "/oci/my-registry.com/my-full-stack-run/latest",
+    tag: "latest",
+  },
+  {
+    input: `my-registry.com/cnb/x@sha256:${HEX}`,
+    canonical: `my-registry.com/cnb/x@sha256:${HEX}`,
+    rfc: "/oci/my-registry.com/cnb/x",
+    layout: `/oci/my-registry.com/cnb/x/sha256/${HEX}`,
+  },
+  {
+    input: "localhost:5000/app:v1",
+    canonical: "localhost:5000/app:v1",
+    rfc: "/oci/localhost:5000/app",
+    layout: "/oci/localhost:5000/app/v1",
+    tag: "v1",
+    writtenTag: "v1",
+  },
   { input: "localhost/app", canonical: "localhost/app:latest", rfc: "/oci/localhost/app", layout: "/oci/localhost/app/latest", tag: "latest" },
-  { input: "docker.io/busybox", canonical: "index.docker.io/library/busybox:latest", rfc: "/oci/docker.io/busybox", layout: "/oci/index.docker.io/library/busybox/latest", tag: "latest" },
-  { input: "index.docker.io/library/busybox:1.36", canonical: "index.docker.io/library/busybox:1.36", rfc: "/oci/index.docker.io/library/busybox", layout: "/oci/index.docker.io/library/busybox/1.36", tag: "1.36", writtenTag: "1.36" },
-  { input: `busybox:1.36@sha256:${HEX}`, canonical: `index.docker.io/library/busybox@sha256:${HEX}`, rfc: "/oci/busybox", layout: `/oci/index.docker.io/library/busybox/sha256/${HEX}`, writtenTag: "1.36" },
-  { input: "gcr.io/a/b/c:t_1.0-x", canonical: "gcr.io/a/b/c:t_1.0-x", rfc: "/oci/gcr.io/a/b/c", layout: "/oci/gcr.io/a/b/c/t_1.0-x", tag: "t_1.0-x", writtenTag: "t_1.0-x" },
-  { input: "a__b/c.d-e", canonical: "index.docker.io/a__b/c.d-e:latest", rfc: "/oci/a__b/c.d-e", layout: "/oci/index.docker.io/a__b/c.d-e/latest", tag: "latest" },
+  {
+    input: "docker.io/busybox",
+    canonical: "index.docker.io/library/busybox:latest",
+    rfc: "/oci/docker.io/busybox",
+    layout: "/oci/index.docker.io/library/busybox/latest",
+    tag: "latest",
+  },
+  {
+    input: "index.docker.io/library/busybox:1.36",
+    canonical: "index.docker.io/library/busybox:1.36",
+    rfc: "/oci/index.docker.io/library/busybox",
+    layout: "/oci/index.docker.io/library/busybox/1.36",
+    tag: "1.36",
+    writtenTag: "1.36",
+  },
+  {
+    input: `busybox:1.36@sha256:${HEX}`,
+    canonical: `index.docker.io/library/busybox@sha256:${HEX}`,
+    rfc: "/oci/busybox",
+    layout: `/oci/index.docker.io/library/busybox/sha256/${HEX}`,
+    writtenTag: "1.36",
+  },
+  {
+    input: "gcr.io/a/b/c:t_1.0-x",
+    canonical: "gcr.io/a/b/c:t_1.0-x",
+    rfc: "/oci/gcr.io/a/b/c",
+    layout: "/oci/gcr.io/a/b/c/t_1.0-x",
+    tag: "t_1.0-x",
+    writtenTag: "t_1.0-x",
+  },
+  {
+    input: "a__b/c.d-e",
+    canonical: "index.docker.io/a__b/c.d-e:latest",
+    rfc: "/oci/a__b/c.d-e",
+    layout: "/oci/index.docker.io/a__b/c.d-e/latest",
+    tag: "latest",
+  },
   { input: "[::1]:5000/app", canonical: "[::1]:5000/app:latest", rfc: "/oci/[::1]:5000/app", layout: "/oci/[::1]:5000/app/latest", tag: "latest" },
 ];
 

@@ -5,15 +5,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
 import { Layout } from "../src/image/layout.ts";
 import { readToml } from "../src/platform/toml.ts";
 import type { AnalyzedFile } from "../src/platform/files.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
-import { type TestRegistry, startRegistry } from "./helpers/registry.ts";
+import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { run, tool } from "./helpers/run.ts";
-
-
 
 let reg: TestRegistry;
 beforeAll(async () => {

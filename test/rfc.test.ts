@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../src/cli/main.ts";
 import { Layout } from "../src/image/layout.ts";
-import { type RunImageInfo, makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
+import { makeBuiltLayers, makeRunImage, type RunImageInfo, tmpDir } from "./helpers/images.ts";
 import { readToml } from "../src/platform/toml.ts";
 import type { AnalyzedFile } from "../src/platform/files.ts";
 
@@ -30,7 +30,7 @@ function snapshot(dir: string): string[] {
   const walk = (p: string) => {
     const st = fs.lstatSync(p);
     out.push(`${path.relative(dir, p)} ${st.size} ${st.ino} ${st.mtimeMs}`);
-    if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) walk(path.join(p, n));
+    if (st.isDirectory()) { for (const n of fs.readdirSync(p).sort()) walk(path.join(p, n)); }
   };
   walk(dir);
   return out;
@@ -114,12 +114,21 @@ describe("Analyze phase", () => {
     // The RFC's flag example reads `-run-image cnb/my-full-stack-run:bionic-previous-image bar/my-previous-app`
     // (a space is missing); the intended command line is used.
     for (const f of forms) {
-      const r = await run("/cnb/lifecycle/analyzer", [...f.flag, "-run-image", "cnb/my-full-stack-run:bionic", "-previous-image", "bar/my-previous-app", "my-app-image"], baseEnv(f.env));
+      const r = await run("/cnb/lifecycle/analyzer", [
+        ...f.flag,
+        "-run-image",
+        "cnb/my-full-stack-run:bionic",
+        "-previous-image",
+        "bar/my-previous-app",
+        "my-app-image",
+      ], baseEnv(f.env));
       expect(r.code).toBe(0);
       const a = readToml<AnalyzedFile>(path.join(built.layers, "analyzed.toml"));
       expect(a.image?.reference).toBe(`${path.join(oci, "bar/my-previous-app")}@${prevDigest}`);
       expect(a["run-image"]?.reference).toBe(`${full.layout}@${full.manifestDigest}`);
-      const md = a.metadata as unknown as Record<string, unknown> & { buildpacks: { key: string; layers: Record<string, { sha: string; metadata: unknown }> }[] };
+      const md = a.metadata as unknown as Record<string, unknown> & {
+        buildpacks: { key: string; layers: Record<string, { sha: string; metadata: unknown }> }[];
+      };
       expect(md.buildpacks[0].key).toBe("test/hello");
       expect(md.buildpacks[0].layers.hello.sha).toMatch(/^sha256:/);
       expect(md.buildpacks[0].layers.hello.metadata).toEqual({ version: "1.0" });
@@ -136,7 +145,11 @@ describe("Export phase", () => {
       await makeRunImage(dir, "cnb/my-full-stack-run", "bionic");
       const runLayout = path.join(dir, "cnb/my-full-stack-run");
       const runBlobs = Layout.open(runLayout);
-      const r = await run("/cnb/lifecycle/exporter", [...f.flag, "-launcher", built.launcher, "-run-image", "cnb/my-full-stack-run:bionic", "my-app-image"], env);
+      const r = await run(
+        "/cnb/lifecycle/exporter",
+        [...f.flag, "-launcher", built.launcher, "-run-image", "cnb/my-full-stack-run:bionic", "my-app-image"],
+        env,
+      );
       expect(r.code).toBe(0);
       const app = Layout.open(path.join(dir, "my-app-image"));
       const img = await app.image({ refName: "latest" });
@@ -159,7 +172,11 @@ describe("Export phase", () => {
       const dir = tmpDir("rfc-partial-");
       const env = { ...baseEnv(f.env), CNB_OCI_PATH: dir };
       const p = await makeRunImage(dir, "cnb/my-partial-stack-run", "bionic", { sparse: true });
-      const r = await run("/cnb/lifecycle/exporter", [...f.flag, "-launcher", built.launcher, "-run-image", "cnb/my-partial-stack-run:bionic", "my-app-image"], env);
+      const r = await run(
+        "/cnb/lifecycle/exporter",
+        [...f.flag, "-launcher", built.launcher, "-run-image", "cnb/my-partial-stack-run:bionic", "my-app-image"],
+        env,
+      );
       expect(r.code).toBe(0);
       const app = Layout.open(path.join(dir, "my-app-image"));
       const img = await app.image();
@@ -174,7 +191,15 @@ describe("Export phase", () => {
     for (const target of ["-daemon", "-publish"]) {
       test(`using -oci in combination with ${target} (${f.name})`, async () => {
         const before = snapshot(oci);
-        const r = await run("/cnb/lifecycle/exporter", [...f.flag, target, "-launcher", built.launcher, "-run-image", "cnb/my-full-stack-run:bionic", "my-app-image"], baseEnv(f.env));
+        const r = await run("/cnb/lifecycle/exporter", [
+          ...f.flag,
+          target,
+          "-launcher",
+          built.launcher,
+          "-run-image",
+          "cnb/my-full-stack-run:bionic",
+          "my-app-image",
+        ], baseEnv(f.env));
         expect(r.code).not.toBe(0);
         expect(r.err).toBe("ERROR: exporting to multiples target is not allowed");
         expect(snapshot(oci)).toEqual(before);

@@ -1,4 +1,4 @@
-import { test, expect, describe } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { checkDigest, createOciValidator, OCI_SCHEMA_FILES, validateOci } from "./helpers/oci-schema.ts";

@@ -23,7 +23,14 @@ async function setup() {
   const fd = fs.openSync(big, "w");
   for (let i = 0; i < 48; i++) fs.writeSync(fd, randomBytes(1 << 20).toString("hex"));
   fs.closeSync(fd);
-  const env = { CNB_USE_OCI: "true", CNB_OCI_PATH: oci, CNB_LAYERS_DIR: b.layers, CNB_APP_DIR: b.app, CNB_LIFECYCLE_WORKERS: "1", CNB_LIFECYCLE_DEFLATE: "fflate" };
+  const env = {
+    CNB_USE_OCI: "true",
+    CNB_OCI_PATH: oci,
+    CNB_LAYERS_DIR: b.layers,
+    CNB_APP_DIR: b.app,
+    CNB_LIFECYCLE_WORKERS: "1",
+    CNB_LIFECYCLE_DEFLATE: "fflate",
+  };
   const analyzed = await run("analyzer", ["-run-image", "cnb/run:bionic", "my-app"], env);
   expect(analyzed.code).toBe(0);
   return { root, oci, b, env, blobs: path.join(oci, "my-app", "blobs", "sha256"), app: path.join(oci, "my-app") };
@@ -36,7 +43,10 @@ function temps(dir: string): string[] {
 
 /** Starts an export and resolves once it is writing a temporary blob into `blobs`. */
 async function exportUntilWriting(s: Awaited<ReturnType<typeof setup>>): Promise<ChildProcess> {
-  const child = spawn(compiledLifecycle(), ["exporter", "-launcher", s.b.launcher, "my-app"], { env: { PATH: process.env.PATH, ...s.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(compiledLifecycle(), ["exporter", "-launcher", s.b.launcher, "my-app"], {
+    env: { PATH: process.env.PATH, ...s.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const deadline = Date.now() + 30_000;
   while (temps(s.blobs).length === 0) {
     if (child.exitCode !== null) throw new Error(`the exporter finished (exit ${child.exitCode}) before a temporary blob was seen`);

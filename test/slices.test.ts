@@ -57,7 +57,19 @@ describe("planAppLayers", () => {
   test("no slices: one layer with everything, sorted by full path", () => {
     const d = app();
     const [only] = planAppLayers({ disk: d, image: d }, []);
-    expect(rel(d, only.files)).toEqual([".", "README", "index.html", "public", "public/a.css", "public/img", "public/img/b.png", "src", "src/lib", "src/lib/util.js", "src/main.js"]);
+    expect(rel(d, only.files)).toEqual([
+      ".",
+      "README",
+      "index.html",
+      "public",
+      "public/a.css",
+      "public/img",
+      "public/img/b.png",
+      "src",
+      "src/lib",
+      "src/lib/util.js",
+      "src/main.js",
+    ]);
   });
 
   test("a matched directory takes its subtree; ancestors come along; the rest is the last layer", () => {

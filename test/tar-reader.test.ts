@@ -3,10 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "fflate";
-import { type TarHeader, TypeFlag, bytesOf } from "../src/layer/tar-header.ts";
-import { type TarEntry, dirLayerEntries } from "../src/layer/tar-entries.ts";
+import { bytesOf, type TarHeader, TypeFlag } from "../src/layer/tar-header.ts";
+import { dirLayerEntries, type TarEntry } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
-import { TarError, extractTar, fileChunks, readTar } from "../src/layer/tar-reader.ts";
+import { extractTar, fileChunks, readTar, TarError } from "../src/layer/tar-reader.ts";
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "tarread-"));
@@ -54,9 +54,17 @@ describe("extractTar", () => {
 
   // Each case gets a directory outside the extraction root that a symlink may point to: nothing may reach it.
   const refused: [string, (outside: string) => TarEntry[], RegExp][] = [
-    ["a '..' component", () => [entry("/layers/../etc/passwd", TypeFlag.reg, {}, "x")], /refusing tar entry "\/layers\/\.\.\/etc\/passwd": it contains a "\.\." component/],
+    [
+      "a '..' component",
+      () => [entry("/layers/../etc/passwd", TypeFlag.reg, {}, "x")],
+      /refusing tar entry "\/layers\/\.\.\/etc\/passwd": it contains a "\.\." component/,
+    ],
     ["a relative '..' name", () => [entry("../../escape", TypeFlag.reg, {}, "x")], /refusing tar entry "\.\.\/\.\.\/escape"/],
-    ["an absolute name outside the roots", () => [entry("/etc/cron.d/evil", TypeFlag.reg, {}, "x")], /refusing tar entry "\/etc\/cron.d\/evil": it is outside \/layers/],
+    [
+      "an absolute name outside the roots",
+      () => [entry("/etc/cron.d/evil", TypeFlag.reg, {}, "x")],
+      /refusing tar entry "\/etc\/cron.d\/evil": it is outside \/layers/,
+    ],
     [
       "writing through a symlink it just created",
       (outside) => [entry("/layers/bp/link", TypeFlag.symlink, { linkname: bytesOf(outside) }), entry("/layers/bp/link/owned", TypeFlag.reg, {}, "x")],
@@ -67,7 +75,11 @@ describe("extractTar", () => {
       (outside) => [entry("/layers/bp/f", TypeFlag.symlink, { linkname: bytesOf(path.join(outside, "target")) }), entry("/layers/bp/f", TypeFlag.reg, {}, "x")],
       /refusing to write \/layers\/bp\/f through the symlink/,
     ],
-    ["a hard link", (outside) => [entry("/layers/h", TypeFlag.link, { linkname: bytesOf(path.join(outside, "target")) })], /unsupported entry \/layers\/h in tar: type '1'/],
+    [
+      "a hard link",
+      (outside) => [entry("/layers/h", TypeFlag.link, { linkname: bytesOf(path.join(outside, "target")) })],
+      /unsupported entry \/layers\/h in tar: type '1'/,
+    ],
     ["a FIFO", () => [entry("/layers/p", TypeFlag.fifo)], /unsupported entry \/layers\/p in tar: type '6'/],
   ];
   /** The regular files and FIFOs under `dir` (symlinks not followed). */

@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { gunzipSync } from "fflate";
 import { compressLayer, tarDiffID } from "../src/layer/pipeline.ts";
 import { LayerPool } from "../src/layer/pool.ts";
-import { type LayerSpec, entriesOf } from "./helpers/layer-spec.ts";
+import { entriesOf, type LayerSpec } from "./helpers/layer-spec.ts";
 import { type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
 
@@ -289,7 +289,7 @@ class Tree {
   finish(owner: Owner): void {
     const chownAll = (p: string) => {
       fs.lchownSync(p, owner.uid, owner.gid);
-      if (fs.lstatSync(p).isDirectory()) for (const n of fs.readdirSync(p)) chownAll(path.join(p, n));
+      if (fs.lstatSync(p).isDirectory()) { for (const n of fs.readdirSync(p)) chownAll(path.join(p, n)); }
     };
     chownAll(this.root);
     for (const [p, m] of this.modes.reverse()) fs.chmodSync(p, m);
@@ -520,12 +520,23 @@ describe("dir layer", () => {
     const p = layerAt(root, "/layers/bp/layer", BP);
     new Tree(p.disk).dir("empty").dir("full").file("full/f", "f\n").finish(BP);
     const tar = await checkLayer({ kind: "dir", placement: p, owner: BP }, "sha256:42547c3f64e4392ffd1601b636b99e721b3a5427f8e33d499bf59709aacf7912");
-    expect(parseTar(tar).map((e) => e.name)).toEqual(["/layers", "/layers/bp", "/layers/bp/layer", "/layers/bp/layer/empty", "/layers/bp/layer/full", "/layers/bp/layer/full/f"]);
+    expect(parseTar(tar).map((e) => e.name)).toEqual([
+      "/layers",
+      "/layers/bp",
+      "/layers/bp/layer",
+      "/layers/bp/layer/empty",
+      "/layers/bp/layer/full",
+      "/layers/bp/layer/full/f",
+    ]);
 
     const root2 = caseRoot("empty-layer");
     const p2 = layerAt(root2, "/layers/bp/layer", BP);
     new Tree(p2.disk).finish(BP);
-    const tar2 = await checkLayer({ kind: "dir", placement: p2, owner: BP }, "sha256:256fabf9c6ac8aba55107e462437bcf8178071828e38c2622f26e07fbaf882cc", 3 * 512 + 1024);
+    const tar2 = await checkLayer(
+      { kind: "dir", placement: p2, owner: BP },
+      "sha256:256fabf9c6ac8aba55107e462437bcf8178071828e38c2622f26e07fbaf882cc",
+      3 * 512 + 1024,
+    );
     expect(parseTar(tar2).map((e) => e.name)).toEqual(["/layers", "/layers/bp", "/layers/bp/layer"]);
   });
 
@@ -668,7 +679,10 @@ describe("app layer", () => {
     const t = new Tree(p.disk);
     buildApp(t);
     t.finish({ uid: 0, gid: 0 });
-    const tar = await checkLayer({ kind: "app", placement: p, owner: { uid: 1000, gid: 1001 } }, "sha256:ed89d21acba3528787fc2424d87743624bc4bb1c79f50fbc6007d4546369a3a6");
+    const tar = await checkLayer(
+      { kind: "app", placement: p, owner: { uid: 1000, gid: 1001 } },
+      "sha256:ed89d21acba3528787fc2424d87743624bc4bb1c79f50fbc6007d4546369a3a6",
+    );
     const entries = parseTar(tar);
     expect(entries.map((e) => e.name)).toEqual([
       "/workspace",
@@ -706,7 +720,11 @@ describe("app layer", () => {
     const root = caseRoot("app-empty");
     const p = layerAt(root, "/workspace", BP);
     new Tree(p.disk).finish(BP);
-    const tar = await checkLayer({ kind: "app", placement: p, owner: BP }, "sha256:5e4bcefaab18346a871207acdb75daa51cea43e50fdd4f2b60715c78595aa0dd", 512 + 1024);
+    const tar = await checkLayer(
+      { kind: "app", placement: p, owner: BP },
+      "sha256:5e4bcefaab18346a871207acdb75daa51cea43e50fdd4f2b60715c78595aa0dd",
+      512 + 1024,
+    );
     expect(parseTar(tar).map((e) => [e.name, e.type, e.uid, e.gid])).toEqual([["/workspace", "5", 1234, 1000]]);
   });
 });
@@ -716,7 +734,7 @@ describe("app layer", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("launcher and process-types layers", () => {
-  const LAUNCHER_CONTENT = "#!/bin/sh\n# not really a launcher\nexec \"$@\"\n";
+  const LAUNCHER_CONTENT = '#!/bin/sh\n# not really a launcher\nexec "$@"\n';
 
   test("the launcher layer: /cnb, /cnb/lifecycle, the launcher at mode 0755 owned by root", async () => {
     // Expected value: Go 1.19 archive/tar via test/oracle/lifecycle-tar.go.
@@ -738,7 +756,11 @@ describe("launcher and process-types layers", () => {
 
   test("the process-types layer: web and worker symlinks to the launcher, mode 0755", async () => {
     // Expected value: Go 1.19 archive/tar via test/oracle/lifecycle-tar.go.
-    const tar = await checkLayer({ kind: "process-types", types: ["web", "worker"] }, "sha256:c32b6c6d08c5d84a980a518d1dd9093c22b9e003f2b6b468f12fe1e7cd918b3f", 4 * 512 + 1024);
+    const tar = await checkLayer(
+      { kind: "process-types", types: ["web", "worker"] },
+      "sha256:c32b6c6d08c5d84a980a518d1dd9093c22b9e003f2b6b468f12fe1e7cd918b3f",
+      4 * 512 + 1024,
+    );
     expect(parseTar(tar).map((e) => [e.name, e.type, e.mode.toString(8), e.uid, e.gid, e.linkname])).toEqual([
       ["/cnb", "5", "755", 0, 0, ""],
       ["/cnb/process", "5", "755", 0, 0, ""],

@@ -8,13 +8,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { type BomEntry, type BuildProcess, type LayerTypes, layerNames, readBuildToml, readLaunchToml, readLayerToml } from "./files.ts";
+import { type BomEntry, type BuildProcess, layerNames, type LayerTypes, readBuildToml, readLaunchToml, readLayerToml } from "./files.ts";
 
 export type { BomEntry, BuildProcess, LayerTypes } from "./files.ts";
 import { writeToml } from "../platform/toml.ts";
 import type { BuildpackDescriptor } from "./descriptor.ts";
 import { buildpackApiAtLeast } from "./descriptor.ts";
-import { Env, addRootDirs, applyEnvDir } from "./env.ts";
+import { addRootDirs, applyEnvDir, Env } from "./env.ts";
 import { withOverrides } from "./buildenv.ts";
 import { runProcess } from "./spawn.ts";
 
@@ -169,7 +169,11 @@ export async function runBuild(d: BuildpackDescriptor, inputs: BuildInputs): Pro
     const name = `${d.id}@${d.version}`;
     if (res.error) throw new BuildpackFailure(name, -1, `buildpack ${name}: cannot run ${bin}: ${res.error.message}`);
     if (res.code !== 0) {
-      throw new BuildpackFailure(name, res.code, res.signal ? `buildpack ${name}: bin/build was killed by signal ${res.signal}` : `buildpack ${name}: bin/build exit status ${res.code}`);
+      throw new BuildpackFailure(
+        name,
+        res.code,
+        res.signal ? `buildpack ${name}: bin/build was killed by signal ${res.signal}` : `buildpack ${name}: bin/build exit status ${res.code}`,
+      );
     }
     return readBuildOutputs(d, inputs, bpLayersDir);
   } finally {

@@ -4,7 +4,7 @@
  * in `env.ts`.
  */
 import * as path from "node:path";
-import { Env, PATH_VARS, applyEnvDir, applyPlatformEnv } from "./env.ts";
+import { applyEnvDir, applyPlatformEnv, Env, PATH_VARS } from "./env.ts";
 
 /** Variables of the lifecycle's environment that buildpacks get, besides the path variables. */
 export const BUILD_ENV_ALLOWLIST = ["CNB_STACK_ID", "HOSTNAME", "HOME", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"];

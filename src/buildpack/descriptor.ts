@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { GroupElement } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
-import { TomlFileError, readToml } from "../platform/toml.ts";
+import { readToml, TomlFileError } from "../platform/toml.ts";
 
 /** A target a buildpack declares (`[[targets]]`), or one inferred for it. Empty fields match anything. */
 export interface BuildpackTarget {

@@ -141,7 +141,9 @@ export async function runDetect(d: BuildpackDescriptor, inputs: DetectInputs): P
       onOutput: (c) => chunks.push(c),
     });
     if (res.error) return { code: -1, output: text(), error: `running ${path.join(d.rootDir, "bin", "detect")}: ${res.error.message}`, plan: emptyPlan() };
-    if (res.code !== DETECT_PASS) return { code: res.code, output: text(), plan: emptyPlan(), error: res.signal ? `killed by signal ${res.signal}` : undefined };
+    if (res.code !== DETECT_PASS) {
+      return { code: res.code, output: text(), plan: emptyPlan(), error: res.signal ? `killed by signal ${res.signal}` : undefined };
+    }
     try {
       return { code: 0, output: text(), plan: parseBuildPlan(fs.readFileSync(planPath, "utf8"), d.id) };
     } catch (e) {

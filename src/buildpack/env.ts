@@ -120,7 +120,7 @@ export function addRootDirs(env: Env, layerDir: string, kind: "build" | "launch"
     } catch {
       isDir = false;
     }
-    if (isDir) for (const v of vars) env.prependPath(v, p);
+    if (isDir) { for (const v of vars) env.prependPath(v, p); }
   }
 }
 

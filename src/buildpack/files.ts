@@ -121,7 +121,9 @@ export function readLaunchToml(file: string, d: Pick<BuildpackDescriptor, "id" |
     const problem = processTypeProblem(p.type);
     if (problem) throw new Error(`${where}: ${problem}`);
     if (p.direct !== undefined) throw new Error("process.direct is not supported on this buildpack version");
-    if (typeof p.command === "string") throw new Error(`${where}.command must be an array of strings on Buildpack API ${d.api} (a string command is for Buildpack API < 0.9)`);
+    if (typeof p.command === "string") {
+      throw new Error(`${where}.command must be an array of strings on Buildpack API ${d.api} (a string command is for Buildpack API < 0.9)`);
+    }
     const command = strings(p.command, `${where}.command`);
     if (command.length === 0) throw new Error(`${where}.command must not be empty`);
     if (p.default !== undefined && typeof p.default !== "boolean") throw new Error(`${where}.default must be a boolean`);

@@ -62,7 +62,7 @@ export function ensureVolumeOwner(dir: string, user: BuildUser): void {
   if (canWrite(user, st)) return;
   const walk = (p: string) => {
     fs.lchownSync(p, user.uid, user.gid);
-    if (fs.lstatSync(p).isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+    if (fs.lstatSync(p).isDirectory()) { for (const n of fs.readdirSync(p)) walk(path.join(p, n)); }
   };
   walk(dir);
 }

@@ -45,7 +45,7 @@ function depMap(trial: Option[]): Map<string, Dep> {
   const m = new Map<string, Dep>();
   const get = (name: string) => {
     let d = m.get(name);
-    if (!d) m.set(name, (d = { providers: [], requires: [], earlyRequires: [], extraProvides: [] }));
+    if (!d) m.set(name, d = { providers: [], requires: [], earlyRequires: [], extraProvides: [] });
     return d;
   };
   for (const o of trial) {
@@ -68,7 +68,7 @@ function runTrial(n: number, trialIn: Option[], log: ResolveLog): { deps: Map<st
   const remove = (el: GroupElement) => {
     trial = trial.filter((o) => !(o.el.id === el.id && o.el.version === el.version));
   };
-  for (let retry = true; retry; ) {
+  for (let retry = true; retry;) {
     retry = false;
     deps = depMap(trial);
     for (const [name, d] of deps) {

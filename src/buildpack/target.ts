@@ -17,7 +17,18 @@ export interface ResolvedTarget {
 
 /** Go's GOARCH for the running process, which the reference uses when the run image names no architecture. */
 export function hostArch(): string {
-  const map: Record<string, string> = { x64: "amd64", ia32: "386", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64", loong64: "loong64", mips: "mips", mipsel: "mipsle" };
+  const map: Record<string, string> = {
+    x64: "amd64",
+    ia32: "386",
+    arm64: "arm64",
+    arm: "arm",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+    loong64: "loong64",
+    mips: "mips",
+    mipsel: "mipsle",
+  };
   return map[process.arch] ?? process.arch;
 }
 

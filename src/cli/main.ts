@@ -5,8 +5,8 @@
  */
 import * as path from "node:path";
 import { ExitCode, reportErrors } from "../ground/errors.ts";
-import { FlagReader, HelpRequested, UsageError, parseFlags, usageText } from "../ground/flags.ts";
-import { Logger, type Sink, loggerFromEnv } from "../ground/log.ts";
+import { FlagReader, HelpRequested, parseFlags, UsageError, usageText } from "../ground/flags.ts";
+import { Logger, loggerFromEnv, type Sink } from "../ground/log.ts";
 import { VERSION } from "../ground/version.ts";
 import { removeTempsOnSignals } from "../fsutil/atomic.ts";
 import { type BuildUser, type DropPlan, dropPrivileges } from "../buildpack/privileges.ts";
@@ -27,7 +27,18 @@ import { rebaserCommand } from "./commands/rebaser.ts";
 import { restorerCommand } from "./commands/restorer.ts";
 
 /** Every command of the binary. */
-export const COMMANDS: Command[] = [analyzerCommand, detectorCommand, restorerCommand, builderCommand, exporterCommand, creatorCommand, rebaserCommand, launcherCommand, inspectCommand, gcCommand];
+export const COMMANDS: Command[] = [
+  analyzerCommand,
+  detectorCommand,
+  restorerCommand,
+  builderCommand,
+  exporterCommand,
+  creatorCommand,
+  rebaserCommand,
+  launcherCommand,
+  inspectCommand,
+  gcCommand,
+];
 
 /** The names that get a symlink in `/cnb/lifecycle`. */
 export function phaseNames(): string[] {
@@ -51,7 +62,13 @@ export function topUsage(): string {
  *
  * @example await main("/cnb/lifecycle/analyzer", ["-oci", "-run-image", "cnb/run", "app"], env)
  */
-export async function main(argv0: string, args: string[], env: Record<string, string | undefined>, sink?: Sink, opts: { ownProcess?: boolean } = {}): Promise<number> {
+export async function main(
+  argv0: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  sink?: Sink,
+  opts: { ownProcess?: boolean } = {},
+): Promise<number> {
   const out = sink ?? { out: (l: string) => process.stdout.write(l + "\n"), err: (l: string) => process.stderr.write(l + "\n") };
   // `/cnb/process/<type>` is a link to the launcher: the process type is argv0's basename.
   let cmd = isProcessInvocation(argv0, env) ? launcherCommand : findCommand(path.basename(argv0));

@@ -8,7 +8,7 @@ import type { FlagReader } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
 import type { BuildUser } from "../buildpack/privileges.ts";
 import type { ImageStore } from "../image/store.ts";
-import { type StoreChoice, selectStore } from "../image/stores.ts";
+import { selectStore, type StoreChoice } from "../image/stores.ts";
 import { readRunIfExists } from "../platform/readers.ts";
 
 /** Whether the flags ask for OCI layouts (`-oci` or `-layout`). */
@@ -72,17 +72,25 @@ export function runImageOf(f: FlagReader): string {
 export function warnInapplicableFlags(f: FlagReader, log: Logger): void {
   const has = (n: string) => n in f.parsed.values;
   if (has("launch-cache") && f.string("launch-cache") && !f.bool("daemon")) log.warn("Ignoring -launch-cache, only intended for use with -daemon");
-  if (has("cache-image") && f.string("cache-image")) log.warn(`Ignoring -cache-image ${f.string("cache-image")}: this lifecycle does not read or write cache images yet; no cached data comes from it (use -cache-dir)`);
+  if (has("cache-image") && f.string("cache-image")) {
+    log.warn(
+      `Ignoring -cache-image ${f.string("cache-image")}: this lifecycle does not read or write cache images yet; no cached data comes from it (use -cache-dir)`,
+    );
+  }
 }
 
 /** Fails with exit 3 when positional arguments were given to a phase that takes none. */
 export function noPositionals(f: FlagReader): void {
-  if (f.positionals.length > 0) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${f.positionals.join(" ")}`);
+  if (f.positionals.length > 0) {
+    throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received unexpected arguments ${f.positionals.join(" ")}`);
+  }
 }
 
 /** Fails with exit 3 unless exactly one positional argument (the image) was given. */
 export function oneImage(f: FlagReader): string {
-  if (f.positionals.length !== 1) throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${f.positionals.length} arguments, but expected 1`);
+  if (f.positionals.length !== 1) {
+    throw new PhaseError(ExitCode.invalidArgs, `failed to parse arguments: received ${f.positionals.length} arguments, but expected 1`);
+  }
   return f.positionals[0];
 }
 

@@ -35,7 +35,10 @@ const TEMP_NAME = /^\.tmp-([0-9a-f]{12})\.(\d+)\.[0-9a-f]+-/;
 
 /** A temporary path beside `target`, hidden, unique, and naming its writer; removed on SIGTERM/SIGINT. */
 export function tempPathFor(target: string): string {
-  const p = path.join(path.dirname(target), `.tmp-${processNamespace()}.${process.pid}.${randomBytes(6).toString("hex")}-${path.basename(target).slice(0, 40)}`);
+  const p = path.join(
+    path.dirname(target),
+    `.tmp-${processNamespace()}.${process.pid}.${randomBytes(6).toString("hex")}-${path.basename(target).slice(0, 40)}`,
+  );
   live.add(p);
   return p;
 }

@@ -21,7 +21,10 @@ export function platformApi(env: Record<string, string | undefined>): string {
   const v = env.CNB_PLATFORM_API;
   if (v === undefined || v === "") return SUPPORTED_PLATFORM_APIS[SUPPORTED_PLATFORM_APIS.length - 1];
   if (!SUPPORTED_PLATFORM_APIS.includes(v)) {
-    throw new PhaseError(ExitCode.platformApi, `platform API version "${v}" is incompatible with the lifecycle (supported: ${SUPPORTED_PLATFORM_APIS.join(", ")})`);
+    throw new PhaseError(
+      ExitCode.platformApi,
+      `platform API version "${v}" is incompatible with the lifecycle (supported: ${SUPPORTED_PLATFORM_APIS.join(", ")})`,
+    );
   }
   return v;
 }
@@ -29,6 +32,9 @@ export function platformApi(env: Record<string, string | undefined>): string {
 /** Throws exit 12 when a buildpack's API is not supported. */
 export function checkBuildpackApi(id: string, api: string | undefined): void {
   if (!api || !SUPPORTED_BUILDPACK_APIS.includes(api)) {
-    throw new PhaseError(ExitCode.buildpackApi, `buildpack API version "${api ?? ""}" of ${id} is incompatible with the lifecycle (supported: ${SUPPORTED_BUILDPACK_APIS.join(", ")})`);
+    throw new PhaseError(
+      ExitCode.buildpackApi,
+      `buildpack API version "${api ?? ""}" of ${id} is incompatible with the lifecycle (supported: ${SUPPORTED_BUILDPACK_APIS.join(", ")})`,
+    );
   }
 }

@@ -50,7 +50,7 @@ export function treeSize(dir: string): number {
     } catch {
       return;
     }
-    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+    if (st.isDirectory()) { for (const n of fs.readdirSync(p)) walk(path.join(p, n)); }
     else total += st.size;
   };
   walk(dir);

@@ -42,7 +42,15 @@ export async function reachableDigests(layout: Layout): Promise<Set<string>> {
       if (e instanceof LayoutError) throw new LayoutError(layout.dir, `garbage collection stopped: ${e.message}`);
       return;
     }
-    for (const m of [...(doc.manifests ?? []), ...(doc.config ? [doc.config] : []), ...(doc.layers ?? []), ...(doc.subject ? [doc.subject] : []), ...(doc.blobs ?? [])]) {
+    for (
+      const m of [
+        ...(doc.manifests ?? []),
+        ...(doc.config ? [doc.config] : []),
+        ...(doc.layers ?? []),
+        ...(doc.subject ? [doc.subject] : []),
+        ...(doc.blobs ?? []),
+      ]
+    ) {
       if (m && typeof m.digest === "string") await visit(m);
     }
   };

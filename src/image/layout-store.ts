@@ -10,8 +10,8 @@ import type { Logger } from "../ground/log.ts";
 import type { Image, ImageLayer } from "./image.ts";
 import { Layout, NoSuchImageError } from "./layout.ts";
 import { gcLayout } from "./layout-gc.ts";
-import { type LinkPolicy, type LinkResult, LayoutWriter } from "./layout-write.ts";
-import { ImageNotFoundError, appImageLocation, candidateLocations, openLayoutImage } from "./locate.ts";
+import { LayoutWriter, type LinkPolicy, type LinkResult } from "./layout-write.ts";
+import { appImageLocation, candidateLocations, ImageNotFoundError, openLayoutImage } from "./locate.ts";
 import type { ImageSink, ImageStore } from "./store.ts";
 import type { Descriptor } from "./types.ts";
 
@@ -170,7 +170,9 @@ class LayoutSink implements ImageSink {
       for (const t of ts) saved.push({ name: t.name, location: p });
     }
     if (this.copied.count > 0) {
-      const why = (this.opts.link ?? "hardlink") === "copy" ? "-oci-link copy" : "the kernel refused hardlinks to them for this user (protected_hardlinks) or they are on another filesystem";
+      const why = (this.opts.link ?? "hardlink") === "copy"
+        ? "-oci-link copy"
+        : "the kernel refused hardlinks to them for this user (protected_hardlinks) or they are on another filesystem";
       this.log?.info(`Copied ${this.copied.count} blob(s) (${(this.copied.bytes / 1e6).toFixed(1)} MB) from other layouts into ${primary.dir}: ${why}`);
     }
     return saved;

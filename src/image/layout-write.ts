@@ -5,10 +5,21 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { commitTemp, discardTemp, fileError, fillTempAsync, removeStaleTemps, tempPathFor, withLock, writeAll, writeFileAtomic, yieldToEventLoop } from "../fsutil/atomic.ts";
+import {
+  commitTemp,
+  discardTemp,
+  fileError,
+  fillTempAsync,
+  removeStaleTemps,
+  tempPathFor,
+  withLock,
+  writeAll,
+  writeFileAtomic,
+  yieldToEventLoop,
+} from "../fsutil/atomic.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { progress } from "../ground/progress.ts";
-import { LAYOUT_VERSION, Layout, LayoutError } from "./layout.ts";
+import { Layout, LAYOUT_VERSION, LayoutError } from "./layout.ts";
 import { type Descriptor, type Index, MediaType, REF_NAME } from "./types.ts";
 
 /** How a blob that exists in another layout reaches this one. */
@@ -39,7 +50,9 @@ export class LayoutWriter {
     } else {
       fs.mkdirSync(path.join(abs, "blobs", "sha256"), { recursive: true });
       // index.json first, so the directory is a valid (empty) layout from the moment oci-layout exists.
-      if (!fs.existsSync(path.join(abs, "index.json"))) writeFileAtomic(path.join(abs, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }, null, 2) + "\n");
+      if (!fs.existsSync(path.join(abs, "index.json"))) {
+        writeFileAtomic(path.join(abs, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }, null, 2) + "\n");
+      }
       writeFileAtomic(path.join(abs, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     }
     // Leftovers of writers that were killed (their temporary blobs and index.json files).
@@ -150,12 +163,12 @@ export class LayoutWriter {
       await fillTempAsync(
         tmp,
         async (outFd) => {
-          for (let k = 1; ; k++) {
+          for (let k = 1;; k++) {
             const n = fs.readSync(inFd, buf, 0, buf.length, null);
             if (n === 0) break;
             h.update(buf.subarray(0, n));
             writeAll(outFd, buf.subarray(0, n));
-            bar.update((done += n));
+            bar.update(done += n);
             if (k % 16 === 0) await yieldToEventLoop();
           }
         },

@@ -7,18 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { sha256 } from "../hash/sha256.ts";
 import type { Image, ImageLayer } from "./image.ts";
-import { ImageFormatError, checkConfig, checkIndex as checkIndexShape, checkManifest, kindOf as jsonKind } from "./validate.ts";
-import {
-  type Descriptor,
-  type ImageConfig,
-  type Index,
-  type Manifest,
-  type Platform,
-  MediaType,
-  REF_NAME,
-  isIndexType,
-  isManifestType,
-} from "./types.ts";
+import { checkConfig, checkIndex as checkIndexShape, checkManifest, ImageFormatError, kindOf as jsonKind } from "./validate.ts";
+import { type Descriptor, type ImageConfig, type Index, isIndexType, isManifestType, type Manifest, MediaType, type Platform, REF_NAME } from "./types.ts";
 
 /** An error about a layout; its message names the layout directory and the file or digest at fault. */
 export class LayoutError extends Error {
@@ -191,9 +181,16 @@ export class Layout {
     const only = [...uniq.values()][0];
     // An explicit platform must fit the only image; empty fields of its platform count as unknown.
     if (sel.platform && only.platform) {
-      const known = { ...only.platform, architecture: only.platform.architecture || (sel.platform.architecture ?? ""), os: only.platform.os || (sel.platform.os ?? "") };
+      const known = {
+        ...only.platform,
+        architecture: only.platform.architecture || (sel.platform.architecture ?? ""),
+        os: only.platform.os || (sel.platform.os ?? ""),
+      };
       if (!platformMatches(known, sel.platform)) {
-        throw new LayoutError(this.dir, `the image in ${path.join(this.dir, "index.json")} is for ${platformString(only.platform)}, not ${platformString(sel.platform)}`);
+        throw new LayoutError(
+          this.dir,
+          `the image in ${path.join(this.dir, "index.json")} is for ${platformString(only.platform)}, not ${platformString(sel.platform)}`,
+        );
       }
     }
     return this.follow(only, sel, [path.join(this.dir, "index.json")]);
@@ -203,7 +200,10 @@ export class Layout {
     const direct = entries.filter((d) => d.annotations?.[REF_NAME] === name);
     const digests = [...new Set(direct.map((d) => d.digest))];
     if (digests.length > 1) {
-      throw new LayoutError(this.dir, `${path.join(this.dir, "index.json")} has ${digests.length} different manifests with ref.name "${name}": ${digests.join(", ")}`);
+      throw new LayoutError(
+        this.dir,
+        `${path.join(this.dir, "index.json")} has ${digests.length} different manifests with ref.name "${name}": ${digests.join(", ")}`,
+      );
     }
     if (direct.length > 0) return direct;
     // The ref.name may be on the manifest itself rather than on its descriptor.
@@ -214,7 +214,10 @@ export class Layout {
       if (m.annotations?.[REF_NAME] === name) found.push(d);
     }
     if (found.length > 1) {
-      throw new LayoutError(this.dir, `${this.dir} has ${found.length} different manifests annotated with ref.name "${name}": ${found.map((d) => d.digest).join(", ")}`);
+      throw new LayoutError(
+        this.dir,
+        `${this.dir} has ${found.length} different manifests annotated with ref.name "${name}": ${found.map((d) => d.digest).join(", ")}`,
+      );
     }
     if (found.length === 0) {
       const names = entries.map((d) => d.annotations?.[REF_NAME]).filter((n): n is string => !!n);
@@ -229,14 +232,28 @@ export class Layout {
     if (trail.includes(desc.digest)) {
       throw new LayoutError(this.dir, `reference loop in nested indexes of ${this.dir}: ${[...trail.slice(1), desc.digest].join(" -> ")}`);
     }
-    if (trail.length > MAX_INDEX_DEPTH) throw new LayoutError(this.dir, `indexes nested deeper than ${MAX_INDEX_DEPTH} in ${this.dir}: ${trail.slice(1).join(" -> ")}`);
+    if (trail.length > MAX_INDEX_DEPTH) {
+      throw new LayoutError(this.dir, `indexes nested deeper than ${MAX_INDEX_DEPTH} in ${this.dir}: ${trail.slice(1).join(" -> ")}`);
+    }
     if (desc.mediaType && !isManifestType(desc.mediaType) && !isIndexType(desc.mediaType)) {
-      throw new LayoutError(this.dir, `descriptor ${desc.digest} in ${trail[trail.length - 1]} has media type ${desc.mediaType}, which is neither an image manifest nor an image index`);
+      throw new LayoutError(
+        this.dir,
+        `descriptor ${desc.digest} in ${trail[trail.length - 1]} has media type ${desc.mediaType}, which is neither an image manifest nor an image index`,
+      );
     }
     const bytes = await this.readBlob(desc, isIndexType(desc.mediaType) ? "index" : "manifest");
-    const doc = parseJson<{ mediaType?: string; manifests?: unknown; config?: unknown } | null>(this.dir, new TextDecoder().decode(bytes), this.blobPath(desc.digest));
+    const doc = parseJson<{ mediaType?: string; manifests?: unknown; config?: unknown } | null>(
+      this.dir,
+      new TextDecoder().decode(bytes),
+      this.blobPath(desc.digest),
+    );
     if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-      throw new LayoutError(this.dir, `${isIndexType(desc.mediaType) ? "index" : "manifest"} ${desc.digest} in ${this.dir} (${this.blobPath(desc.digest)}) must be a JSON object, not ${jsonKind(doc as unknown)}`);
+      throw new LayoutError(
+        this.dir,
+        `${isIndexType(desc.mediaType) ? "index" : "manifest"} ${desc.digest} in ${this.dir} (${this.blobPath(desc.digest)}) must be a JSON object, not ${
+          jsonKind(doc as unknown)
+        }`,
+      );
     }
     // The bytes' own mediaType wins over the descriptor's within a kind (an OCI descriptor pointing at a Docker
     // manifest is common); a manifest described as an index, or the reverse, is an error.
@@ -275,7 +292,9 @@ export class Layout {
     const candidates = fs.existsSync(blobDir) ? fs.readdirSync(blobDir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
     const out: Descriptor[] = [];
     for (const [i, item] of items.entries()) {
-      if (item === null || typeof item !== "object" || typeof item.Config !== "string") throw new LayoutError(this.dir, `${file}: entry ${i} has no "Config" string`);
+      if (item === null || typeof item !== "object" || typeof item.Config !== "string") {
+        throw new LayoutError(this.dir, `${file}: entry ${i} has no "Config" string`);
+      }
       const configDigest = `sha256:${path.basename(item.Config)}`;
       for (const hex of candidates) {
         const p = path.join(blobDir, hex);
@@ -289,7 +308,12 @@ export class Layout {
         }
         if (doc?.config?.digest !== configDigest || !Array.isArray(doc.layers)) continue;
         const tag = Array.isArray(item.RepoTags) && typeof item.RepoTags[0] === "string" ? item.RepoTags[0].split(":").pop() : undefined;
-        out.push({ mediaType: doc.mediaType ?? MediaType.ociManifest, digest: `sha256:${hex}`, size: st.size, ...(tag ? { annotations: { [REF_NAME]: tag } } : {}) });
+        out.push({
+          mediaType: doc.mediaType ?? MediaType.ociManifest,
+          digest: `sha256:${hex}`,
+          size: st.size,
+          ...(tag ? { annotations: { [REF_NAME]: tag } } : {}),
+        });
       }
     }
     return out;
@@ -311,14 +335,28 @@ export class LayoutImage implements Image {
   static async load(layout: Layout, desc: Descriptor): Promise<LayoutImage> {
     const manifestBytes = await layout.readBlob(desc, "manifest");
     const mfile = layout.blobPath(desc.digest);
-    const manifest = shaped(layout.dir, () => checkManifest(parseJson<unknown>(layout.dir, new TextDecoder().decode(manifestBytes), mfile), `manifest ${desc.digest} in ${layout.dir} (${mfile})`));
+    const manifest = shaped(
+      layout.dir,
+      () =>
+        checkManifest(parseJson<unknown>(layout.dir, new TextDecoder().decode(manifestBytes), mfile), `manifest ${desc.digest} in ${layout.dir} (${mfile})`),
+    );
     for (const d of [manifest.config, ...manifest.layers]) checkDescriptor(layout.dir, d, mfile);
     const configBytes = await layout.readBlob(manifest.config, "config");
     const cfile = layout.blobPath(manifest.config.digest);
-    const config = shaped(layout.dir, () => checkConfig(parseJson<unknown>(layout.dir, new TextDecoder().decode(configBytes), cfile), `config ${manifest.config.digest} in ${layout.dir} (${cfile})`));
+    const config = shaped(
+      layout.dir,
+      () =>
+        checkConfig(
+          parseJson<unknown>(layout.dir, new TextDecoder().decode(configBytes), cfile),
+          `config ${manifest.config.digest} in ${layout.dir} (${cfile})`,
+        ),
+    );
     const diffIDs = config.rootfs.diff_ids;
     if (diffIDs.length !== manifest.layers.length) {
-      throw new LayoutError(layout.dir, `config ${manifest.config.digest} lists ${diffIDs.length} diff_ids but manifest ${desc.digest} lists ${manifest.layers.length} layers (in ${layout.dir})`);
+      throw new LayoutError(
+        layout.dir,
+        `config ${manifest.config.digest} lists ${diffIDs.length} diff_ids but manifest ${desc.digest} lists ${manifest.layers.length} layers (in ${layout.dir})`,
+      );
     }
     return new LayoutImage(layout, desc, manifest, manifestBytes, config, configBytes);
   }
@@ -450,7 +488,12 @@ export function verifiedFileStream(dir: string, file: string, digest: string, si
         fs.closeSync(fd as number);
         fd = undefined;
         if (size !== undefined && seen !== size) {
-          controller.error(new LayoutError(dir, `blob ${digest} in ${dir} is ${seen < size ? "truncated" : "larger than its descriptor says"}: expected ${size} bytes, ${file} has ${seen}`));
+          controller.error(
+            new LayoutError(
+              dir,
+              `blob ${digest} in ${dir} is ${seen < size ? "truncated" : "larger than its descriptor says"}: expected ${size} bytes, ${file} has ${seen}`,
+            ),
+          );
           return;
         }
         const actual = `sha256:${hasher.hex()}`;

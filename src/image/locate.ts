@@ -5,8 +5,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Layout, NoSuchImageError, type LayoutImage, type Selector } from "./layout.ts";
-import { type Reference, canonicalLayoutPath, confined, parseReference, rfcLayoutPath } from "./reference.ts";
+import { Layout, type LayoutImage, NoSuchImageError, type Selector } from "./layout.ts";
+import { canonicalLayoutPath, confined, parseReference, type Reference, rfcLayoutPath } from "./reference.ts";
 import { ImageNotFoundError } from "./errors.ts";
 
 export { ImageNotFoundError } from "./errors.ts";

@@ -41,7 +41,10 @@ export function selectStore(c: StoreChoice, phase: string): ImageStore {
     return new LayoutStore({ dir: c.layout.dir, form: c.layout.form, link });
   }
   if (c.daemon) {
-    throw new PhaseError(ExitCode.invalidArgs, `a Docker daemon (-daemon) is not supported yet: pass -oci (or -layout) to ${phase} with images as OCI layouts, or leave both out to use registries`);
+    throw new PhaseError(
+      ExitCode.invalidArgs,
+      `a Docker daemon (-daemon) is not supported yet: pass -oci (or -layout) to ${phase} with images as OCI layouts, or leave both out to use registries`,
+    );
   }
   return new RegistryStore({ insecure: c.insecureRegistries, env: c.env });
 }

@@ -66,14 +66,18 @@ class Checker {
   digest(v: unknown, field: string): void {
     if (typeof v !== "string") this.fail(field, `must be a digest string, not ${kindOf(v)}`);
     const d = v as string;
-    if (!DIGEST.test(d) || (d.startsWith("sha256:") && !SHA256.test(d)) || (d.startsWith("sha512:") && !SHA512.test(d))) this.fail(field, `is not a valid digest: ${JSON.stringify(d)}`);
+    if (!DIGEST.test(d) || (d.startsWith("sha256:") && !SHA256.test(d)) || (d.startsWith("sha512:") && !SHA512.test(d))) {
+      this.fail(field, `is not a valid digest: ${JSON.stringify(d)}`);
+    }
   }
 
   descriptor(v: unknown, field: string): void {
     const d = this.object(v, field);
     if (typeof d.mediaType !== "string") this.fail(`${field}.mediaType`, `must be a string, not ${kindOf(d.mediaType)}`);
     this.digest(d.digest, `${field}.digest`);
-    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) this.fail(`${field}.size`, `must be a non-negative integer, not ${JSON.stringify(d.size)}`);
+    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) {
+      this.fail(`${field}.size`, `must be a non-negative integer, not ${JSON.stringify(d.size)}`);
+    }
     this.stringArray(d.urls, `${field}.urls`);
     this.stringMap(d.annotations, `${field}.annotations`);
     if (d.platform !== undefined) this.platform(d.platform, `${field}.platform`);
@@ -144,7 +148,9 @@ export function checkConfig(doc: unknown, where: string): ImageConfig {
     (o.history as unknown[]).forEach((h, i) => {
       const e = c.object(h, `history[${i}]`);
       for (const k of ["created", "created_by", "author", "comment"]) c.optString(e, k, `history[${i}].${k}`);
-      if (e.empty_layer !== undefined && typeof e.empty_layer !== "boolean") c.fail(`history[${i}].empty_layer`, `must be a boolean, not ${kindOf(e.empty_layer)}`);
+      if (e.empty_layer !== undefined && typeof e.empty_layer !== "boolean") {
+        c.fail(`history[${i}].empty_layer`, `must be a boolean, not ${kindOf(e.empty_layer)}`);
+      }
     });
   }
   return o as unknown as ImageConfig;

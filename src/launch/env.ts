@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Env, addRootDirs, applyEnvDir } from "../buildpack/env.ts";
+import { addRootDirs, applyEnvDir, Env } from "../buildpack/env.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { escapeID } from "../platform/files.ts";
 import type { LaunchBuildpack } from "./metadata.ts";

@@ -121,17 +121,17 @@ export async function execProgram(spec: ExecSpec, log: Logger, mode: ExecMode = 
 async function spawnAndForward(spec: ExecSpec): Promise<number> {
   // Handlers go in before the child starts, so no signal falls between its start and their installation;
   // a signal that comes before the child exists is forwarded once it does.
-  let child: ChildProcess | undefined;
+  const current: { child?: ChildProcess } = {};
   const early: NodeJS.Signals[] = [];
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of FORWARDED_SIGNALS) {
     const h = () => {
-      if (!child) {
+      if (!current.child) {
         early.push(sig);
         return;
       }
       try {
-        child.kill(sig);
+        current.child.kill(sig);
       } catch {
         // the child is gone
       }
@@ -147,7 +147,7 @@ async function spawnAndForward(spec: ExecSpec): Promise<number> {
     for (const [sig, h] of handlers) process.off(sig, h);
   };
   const started = spawn(spec.file, spec.argv.slice(1), { argv0: spec.argv[0], cwd: spec.cwd, env: spec.env, stdio: "inherit" });
-  child = started;
+  current.child = started;
   for (const sig of early) started.kill(sig);
   let status: { code: number | null; signal: NodeJS.Signals | null };
   try {

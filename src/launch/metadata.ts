@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import { checkBuildpackApi } from "../ground/api.ts";
 import type { BuildMetadataFile } from "../platform/files.ts";
-import { TomlFileError, readToml } from "../platform/toml.ts";
+import { readToml, TomlFileError } from "../platform/toml.ts";
 
 /** A process as the launcher runs it: `command` is what to exec, `args` follow it. */
 export interface LaunchProcess {

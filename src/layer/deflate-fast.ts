@@ -17,7 +17,38 @@ const BLOCK_SYMBOLS = 1 << 15;
 // Length codes 257..285: base lengths and extra bits (RFC 1951 §3.2.5).
 const LEN_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
 const LEN_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DIST_BASE = [
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  9,
+  13,
+  17,
+  25,
+  33,
+  49,
+  65,
+  97,
+  129,
+  193,
+  257,
+  385,
+  513,
+  769,
+  1025,
+  1537,
+  2049,
+  3073,
+  4097,
+  6145,
+  8193,
+  12289,
+  16385,
+  24577,
+];
 const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 /** The order in which code-length code lengths are written. */
 const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
@@ -210,7 +241,7 @@ function canonicalCodes(lengths: Uint8Array): Uint16Array {
 function rleLengths(lengths: Uint8Array): { syms: number[]; extra: number[] } {
   const syms: number[] = [];
   const extra: number[] = [];
-  for (let i = 0; i < lengths.length; ) {
+  for (let i = 0; i < lengths.length;) {
     const l = lengths[i];
     let run = 1;
     while (i + run < lengths.length && lengths[i + run] === l) run++;
@@ -243,7 +274,17 @@ function rleLengths(lengths: Uint8Array): { syms: number[]; extra: number[] } {
 }
 
 /** Writes one block of symbols: dynamic Huffman, or stored when that is smaller. */
-function writeBlock(w: BitWriter, data: Uint8Array, start: number, end: number, syms: Uint32Array, count: number, litFreq: Uint32Array, distFreq: Uint32Array, last: boolean): void {
+function writeBlock(
+  w: BitWriter,
+  data: Uint8Array,
+  start: number,
+  end: number,
+  syms: Uint32Array,
+  count: number,
+  litFreq: Uint32Array,
+  distFreq: Uint32Array,
+  last: boolean,
+): void {
   litFreq[256] = 1;
   const litLen = codeLengths(litFreq, 15);
   let distLen = codeLengths(distFreq, 15);
@@ -358,7 +399,10 @@ export function deflateFast(data: Uint8Array, final: boolean): Uint8Array {
     const cand = head[h];
     head[h] = i;
     let len = 0;
-    if (cand >= 0 && i - cand <= WINDOW && data[cand] === data[i] && data[cand + 1] === data[i + 1] && data[cand + 2] === data[i + 2] && data[cand + 3] === data[i + 3]) {
+    if (
+      cand >= 0 && i - cand <= WINDOW && data[cand] === data[i] && data[cand + 1] === data[i + 1] && data[cand + 2] === data[i + 2] &&
+      data[cand + 3] === data[i + 3]
+    ) {
       len = 4;
       const max = Math.min(MAX_MATCH, n - i);
       while (len < max && data[cand + len] === data[i + len]) len++;

@@ -10,7 +10,7 @@ import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import * as path from "node:path";
 import { discardTemp, fileError, writeAll, yieldToEventLoop } from "../fsutil/atomic.ts";
 import { crc32 } from "./crc32.ts";
-import { DEFAULT_DEFLATE_ENGINE, type DeflateEngine, GZIP_HEADER, deflateBlock, gzipTrailer } from "./deflate-block.ts";
+import { DEFAULT_DEFLATE_ENGINE, deflateBlock, type DeflateEngine, GZIP_HEADER, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
 import { tarChunks } from "./tar-writer.ts";
 

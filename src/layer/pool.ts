@@ -6,7 +6,7 @@
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { DeflateEngine } from "./deflate-block.ts";
-import { type BlockCompressor, type LayerDigests, type PipelineOptions, compressLayer, inlineCompressor } from "./pipeline.ts";
+import { type BlockCompressor, compressLayer, inlineCompressor, type LayerDigests, type PipelineOptions } from "./pipeline.ts";
 import type { TarEntry } from "./tar-entries.ts";
 
 /** A block sent to a worker. */

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Owner, type Placement, type TarEntry, compareBytes, headerFor, parentEntries } from "./tar-entries.ts";
+import { compareBytes, headerFor, type Owner, parentEntries, type Placement, type TarEntry } from "./tar-entries.ts";
 
 /** Go's filepath.Match on '/'-separated paths: `*`, `?`, `[...]` classes, `\` escapes; `*` does not cross '/'. */
 export function globMatch(pattern: string, name: string): boolean {

@@ -27,7 +27,7 @@ export function treeFingerprint(p: Placement, owner: Owner, extra = ""): string 
     h.update(`${disk} ${st.ino} ${st.size} ${st.mode} ${st.uid} ${st.gid} ${st.mtimeNs} ${st.ctimeNs}`);
     if (st.isSymbolicLink()) h.update(` -> ${fs.readlinkSync(disk)}`);
     h.update("\n");
-    if (st.isDirectory()) for (const n of fs.readdirSync(disk).sort(compareBytes)) walk(path.join(disk, n));
+    if (st.isDirectory()) { for (const n of fs.readdirSync(disk).sort(compareBytes)) walk(path.join(disk, n)); }
   };
   walk(p.disk);
   return h.digest("hex");

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type TarHeader, TypeFlag, bytesOf } from "./tar-header.ts";
+import { bytesOf, type TarHeader, TypeFlag } from "./tar-header.ts";
 import { processTypeProblem } from "../platform/files.ts";
 
 /** mtime of every entry: 1980-01-01T00:00:01Z. */
@@ -119,7 +119,7 @@ export function* appLayerEntries(p: Placement, owner: Owner): Generator<TarEntry
   const all: { disk: string; image: string }[] = [];
   const collect = (disk: string, image: string) => {
     all.push({ disk, image });
-    if (fs.lstatSync(disk).isDirectory()) for (const n of fs.readdirSync(disk)) collect(path.join(disk, n), path.posix.join(image, n));
+    if (fs.lstatSync(disk).isDirectory()) { for (const n of fs.readdirSync(disk)) collect(path.join(disk, n), path.posix.join(image, n)); }
   };
   collect(p.disk, p.image);
   all.sort((a, b) => compareBytes(a.image, b.image));
@@ -158,7 +158,16 @@ export function* processTypesLayerEntries(types: string[]): Generator<TarEntry> 
   yield dirEntry("/cnb/process");
   for (const t of types) {
     yield {
-      header: { name: bytesOf(`/cnb/process/${t}`), linkname: bytesOf(LAUNCHER_PATH), mode: 0o755, uid: 0, gid: 0, size: 0, mtime: NORMALIZED_MTIME, typeflag: TypeFlag.symlink },
+      header: {
+        name: bytesOf(`/cnb/process/${t}`),
+        linkname: bytesOf(LAUNCHER_PATH),
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: NORMALIZED_MTIME,
+        typeflag: TypeFlag.symlink,
+      },
     };
   }
 }

@@ -86,7 +86,7 @@ export async function readTar(
   let zeroBlocks = 0;
 
   const feed = (input: Uint8Array) => {
-    let data = pending.length ? concat(pending, input) : input;
+    const data = pending.length ? concat(pending, input) : input;
     pending = new Uint8Array(0);
     let off = 0;
     while (off < data.length && state !== "done") {
@@ -225,7 +225,9 @@ export async function extractTar(chunks: AsyncIterable<Uint8Array> | Iterable<Ui
       case "0":
       case "7": {
         fs.mkdirSync(path.dirname(target), { recursive: true });
-        if (fs.existsSync(target) && fs.lstatSync(target).isSymbolicLink()) throw new TarError(`refusing to write ${h.name} through the symlink ${target}`, h.name);
+        if (fs.existsSync(target) && fs.lstatSync(target).isSymbolicLink()) {
+          throw new TarError(`refusing to write ${h.name} through the symlink ${target}`, h.name);
+        }
         const fd = fs.openSync(target, "w", h.mode & 0o7777);
         stats.files++;
         return {

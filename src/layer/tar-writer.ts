@@ -3,7 +3,7 @@
  * buffer, 512-byte padding, and the end-of-archive marker. Synchronous: it runs inside a worker thread.
  */
 import * as fs from "node:fs";
-import { END_OF_ARCHIVE, encodeHeader, padded } from "./tar-header.ts";
+import { encodeHeader, END_OF_ARCHIVE, padded } from "./tar-header.ts";
 import type { TarEntry } from "./tar-entries.ts";
 
 /** The default chunk size handed to the sink. */

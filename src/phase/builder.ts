@@ -12,7 +12,7 @@ import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry
 import { escapeID } from "../platform/files.ts";
 import { TomlFileError, writeToml } from "../platform/toml.ts";
 import { readAnalyzedIfExists, readGroup, readPlan } from "../platform/readers.ts";
-import { BuildpackFailure, runBuild, sbomTargetName, type BomEntry, type BuildProcess, type SbomFile } from "../buildpack/build.ts";
+import { type BomEntry, BuildpackFailure, type BuildProcess, runBuild, type SbomFile, sbomTargetName } from "../buildpack/build.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
 import { BuildpackStore, DescriptorError } from "../buildpack/descriptor.ts";
 import { resolveTarget, targetEnv } from "../buildpack/target.ts";
@@ -105,7 +105,10 @@ class ProcessMap {
 
 /** Go's encoding/json output (HTML characters escaped, trailing newline), for the legacy BOM files. */
 function goJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x instanceof Date ? x.toISOString() : x)).replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) + "\n";
+  return JSON.stringify(v, (_k, x) => (x instanceof Date ? x.toISOString() : x)).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  ) + "\n";
 }
 
 /** `sbom.legacy.json`: the legacy BOM entries as the reference encodes them (`null` when there are none). */
@@ -118,7 +121,13 @@ function legacyBom(entries: BomEntry[]): string {
     }
     return x;
   };
-  return goJson(entries.map((e) => ({ name: e.name, metadata: e.metadata === undefined ? null : sortKeys(e.metadata), buildpack: { id: e.buildpack.id, version: e.buildpack.version } })));
+  return goJson(
+    entries.map((e) => ({
+      name: e.name,
+      metadata: e.metadata === undefined ? null : sortKeys(e.metadata),
+      buildpack: { id: e.buildpack.id, version: e.buildpack.version },
+    })),
+  );
 }
 
 function copySboms(layersDir: string, files: SbomFile[]): void {

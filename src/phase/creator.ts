@@ -6,10 +6,10 @@ import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import type { AnalyzedFile, GroupFile } from "../platform/files.ts";
 import { readAnalyzed } from "../platform/readers.ts";
-import { type AnalyzeOptions, analyze } from "./analyzer.ts";
-import { type BuildOptions, build } from "./builder.ts";
-import { type DetectOptions, detect } from "./detector.ts";
-import { type RestoreOptions, restore } from "./restorer.ts";
+import { analyze, type AnalyzeOptions } from "./analyzer.ts";
+import { build, type BuildOptions } from "./builder.ts";
+import { detect, type DetectOptions } from "./detector.ts";
+import { restore, type RestoreOptions } from "./restorer.ts";
 
 /** What the creator needs: each phase's inputs, as far as they are known before the build. */
 export interface CreateOptions {

@@ -9,13 +9,13 @@ import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import { checkBuildpackApi, compareApi } from "../ground/api.ts";
 import type { AnalyzedFile, GroupElement, GroupFile, PlanFile, SystemFile } from "../platform/files.ts";
-import { TomlFileError, readToml, writeToml } from "../platform/toml.ts";
+import { readToml, TomlFileError, writeToml } from "../platform/toml.ts";
 import { readAnalyzedIfExists, readSystem } from "../platform/readers.ts";
 import { baseBuildEnv } from "../buildpack/buildenv.ts";
-import { BuildpackStore, DescriptorError, buildpackApiAtLeast, parseOrder, type BuildpackDescriptor, type OrderGroup } from "../buildpack/descriptor.ts";
-import { runDetect, type DetectInputs, type DetectOutput, emptyPlan } from "../buildpack/detect.ts";
-import { elString, resolveGroup, type Detected } from "../buildpack/resolve.ts";
-import { resolveTarget, targetEnv, targetMatches, type ResolvedTarget } from "../buildpack/target.ts";
+import { buildpackApiAtLeast, type BuildpackDescriptor, BuildpackStore, DescriptorError, type OrderGroup, parseOrder } from "../buildpack/descriptor.ts";
+import { type DetectInputs, type DetectOutput, emptyPlan, runDetect } from "../buildpack/detect.ts";
+import { type Detected, elString, resolveGroup } from "../buildpack/resolve.ts";
+import { type ResolvedTarget, resolveTarget, targetEnv, targetMatches } from "../buildpack/target.ts";
 
 /** Everything the detector needs, resolved (paths absolute or relative to the cwd). */
 export interface DetectOptions {
@@ -151,7 +151,9 @@ class Detection {
           continue;
         }
         done.push(full);
-        const msg = `unable to satisfy target os/arch constraints; run image: ${targetJson(this.target)}, buildpack: ${JSON.stringify(d.targets.map(descriptorTargetJson))}`;
+        const msg = `unable to satisfy target os/arch constraints; run image: ${targetJson(this.target)}, buildpack: ${
+          JSON.stringify(d.targets.map(descriptorTargetJson))
+        }`;
         this.runs.set(key, Promise.resolve({ code: -1, output: "", error: msg, plan: emptyPlan() }));
         continue;
       }

@@ -101,7 +101,14 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   const config = imageConfig(run.config, labels, asm.layers, buildMD, o, log);
 
   // Save and report.
-  const { manifest, saved, report } = await saveAndReport(asm.sink, family, config, [...runDescriptors, ...asm.layers.map((l) => l.descriptor)], o.reportPath, log);
+  const { manifest, saved, report } = await saveAndReport(
+    asm.sink,
+    family,
+    config,
+    [...runDescriptors, ...asm.layers.map((l) => l.descriptor)],
+    o.reportPath,
+    log,
+  );
   try {
     o.statIndex?.save();
   } catch (e) {

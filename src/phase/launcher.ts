@@ -10,11 +10,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Env } from "../buildpack/env.ts";
-import { ExitCode, PhaseError, reportErrors } from "../ground/errors.ts";
-import { type Logger, type Sink, loggerFromEnv } from "../ground/log.ts";
+import { ExitCode, PhaseError } from "../ground/errors.ts";
+import type { Logger } from "../ground/log.ts";
 import { platformApi } from "../ground/api.ts";
-import { PROCESS_DIR, applyLaunchLayers, layerScripts, newLaunchEnv } from "../launch/env.ts";
-import { type ExecMode, type ExecSpec, execProgram, lookPath } from "../launch/exec.ts";
+import { applyLaunchLayers, layerScripts, newLaunchEnv, PROCESS_DIR } from "../launch/env.ts";
+import { type ExecMode, execProgram, type ExecSpec, lookPath } from "../launch/exec.ts";
 import { runExecD } from "../launch/execd.ts";
 import { type LaunchProcess, readLaunchMetadata } from "../launch/metadata.ts";
 import { selectProcess } from "../launch/process.ts";

@@ -6,7 +6,7 @@
  */
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
-import { NORMALIZED_CREATED, familyOf, layerTypeIn } from "../image/config.ts";
+import { familyOf, layerTypeIn, NORMALIZED_CREATED } from "../image/config.ts";
 import { saveAndReport } from "./export/save.ts";
 import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
@@ -68,7 +68,10 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   if (!run) throw new PhaseError(ExitCode.rebase, `the run-image could not be found at path: ${o.store.whereIs(runName)}`);
   const known = [oldRun?.image, ...(oldRun?.mirrors ?? [])].filter((x): x is string => !!x);
   if (known.length && !known.some((k) => sameReference(k, runName)) && !o.force) {
-    throw new PhaseError(ExitCode.rebase, `new run image ${runName} is not the app image's run image or one of its mirrors (${known.join(", ")}); use -force to rebase onto it`);
+    throw new PhaseError(
+      ExitCode.rebase,
+      `new run image ${runName} is not the app image's run image or one of its mirrors (${known.join(", ")}); use -force to rebase onto it`,
+    );
   }
   const mismatch = checkTarget(app, run);
   if (mismatch && !o.force) throw new PhaseError(ExitCode.rebase, `cannot rebase: ${mismatch}; use -force to rebase anyway`);

@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import { VolumeCache } from "../cache/volume.ts";
 import { sha256 } from "../hash/sha256.ts";
@@ -14,7 +13,6 @@ import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.t
 import { escapeID } from "../platform/files.ts";
 import { fromAnalyzedToml } from "../platform/labels.ts";
 import { toToml } from "../platform/toml.ts";
-import { readAnalyzed, readGroup } from "../platform/readers.ts";
 
 /** What the restorer needs. */
 export interface RestoreOptions {

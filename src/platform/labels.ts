@@ -46,7 +46,9 @@ export function fromLabelJson(j: Json): LayersMetadata {
     });
   }
   const ri = j.runImage as Json | undefined;
-  if (ri) out["run-image"] = { "top-layer": ri.topLayer as string, reference: ri.reference as string, image: ri.image as string, mirrors: ri.mirrors as string[] };
+  if (ri) {
+    out["run-image"] = { "top-layer": ri.topLayer as string, reference: ri.reference as string, image: ri.image as string, mirrors: ri.mirrors as string[] };
+  }
   const st = j.stack as Json | undefined;
   if (st?.runImage) out.stack = { runImage: st.runImage as { image?: string; mirrors?: string[] } };
   return out;
@@ -65,7 +67,13 @@ export function toLabelJson(m: LayersMetadata): Json {
   j.buildpacks = (m.buildpacks ?? []).map((b) => {
     const layers: Json = {};
     for (const [name, l] of Object.entries(sortedKeys(b.layers ?? {}))) {
-      layers[name] = { sha: l.sha, ...(l.data && Object.keys(l.data).length ? { data: sortedKeys(l.data, true) } : {}), build: !!l.build, launch: !!l.launch, cache: !!l.cache };
+      layers[name] = {
+        sha: l.sha,
+        ...(l.data && Object.keys(l.data).length ? { data: sortedKeys(l.data, true) } : {}),
+        build: !!l.build,
+        launch: !!l.launch,
+        cache: !!l.cache,
+      };
     }
     return { key: b.key, version: b.version, layers, ...(b.store ? { store: sortedKeys(b.store, true) } : {}) };
   });
@@ -82,7 +90,9 @@ export function toAnalyzedToml(m: LayersMetadata): Json {
   if (m.buildpacks) {
     t.buildpacks = m.buildpacks.map((b) => {
       const layers: Json = {};
-      for (const [name, l] of Object.entries(b.layers ?? {})) layers[name] = compact({ sha: l.sha, launch: l.launch, build: l.build, cache: l.cache, metadata: l.data });
+      for (const [name, l] of Object.entries(b.layers ?? {})) {
+        layers[name] = compact({ sha: l.sha, launch: l.launch, build: l.build, cache: l.cache, metadata: l.data });
+      }
       return compact({ key: b.key, version: b.version, layers, store: b.store });
     });
   }

@@ -18,7 +18,7 @@ import type {
   SystemFile,
   Target,
 } from "./files.ts";
-import { TomlFileError, readToml, readTomlIfExists } from "./toml.ts";
+import { readToml, readTomlIfExists, TomlFileError } from "./toml.ts";
 
 type Table = Record<string, unknown>;
 
@@ -118,8 +118,22 @@ export function readPlan(file: string, what = "plan.toml"): PlanFile {
   const t = s.table(readToml<unknown>(file, what), "the file", true);
   return {
     entries: s.tables(t.entries, "entries", (e, f) => ({
-      providers: s.tables(e.providers, `${f}.providers`, (p, pf) => compact({ ...p, id: s.str(p.id, `${pf}.id`), version: s.optStr(p.version, `${pf}.version`) ?? "", extension: s.optBool(p.extension, `${pf}.extension`) })),
-      requires: s.tables(e.requires, `${f}.requires`, (r, rf) => compact({ ...r, name: s.str(r.name, `${rf}.name`), metadata: s.optTable(r.metadata, `${rf}.metadata`) })),
+      providers: s.tables(
+        e.providers,
+        `${f}.providers`,
+        (p, pf) =>
+          compact({
+            ...p,
+            id: s.str(p.id, `${pf}.id`),
+            version: s.optStr(p.version, `${pf}.version`) ?? "",
+            extension: s.optBool(p.extension, `${pf}.extension`),
+          }),
+      ),
+      requires: s.tables(
+        e.requires,
+        `${f}.requires`,
+        (r, rf) => compact({ ...r, name: s.str(r.name, `${rf}.name`), metadata: s.optTable(r.metadata, `${rf}.metadata`) }),
+      ),
     })),
   };
 }
@@ -164,7 +178,7 @@ function target(s: Shape, v: unknown, f: string): Target | undefined {
   if (!t) return undefined;
   for (const k of ["id", "os", "arch", "arch-variant", "variant"]) s.optStr(t[k], `${f}.${k}`);
   const d = s.optTable(t.distro, `${f}.distro`);
-  if (d) for (const k of ["name", "version"]) s.optStr(d[k], `${f}.distro.${k}`);
+  if (d) { for (const k of ["name", "version"]) s.optStr(d[k], `${f}.distro.${k}`); }
   return t as Target;
 }
 
@@ -220,14 +234,23 @@ function processEntry(s: Shape, p: Table, f: string): ProcessEntry {
 export function readBuildMetadata(file: string, what = "build metadata"): BuildMetadataFile {
   const s = new Shape(file);
   const t = s.table(readToml<unknown>(file, what), "the file", true);
-  const ext = (e: Table, f: string) => compact({ ...e, id: s.str(e.id, `${f}.id`), version: s.optStr(e.version, `${f}.version`) ?? "", api: s.optStr(e.api, `${f}.api`), homepage: s.optStr(e.homepage, `${f}.homepage`) });
+  const ext = (e: Table, f: string) =>
+    compact({
+      ...e,
+      id: s.str(e.id, `${f}.id`),
+      version: s.optStr(e.version, `${f}.version`) ?? "",
+      api: s.optStr(e.api, `${f}.api`),
+      homepage: s.optStr(e.homepage, `${f}.homepage`),
+    });
   const out: BuildMetadataFile = {
     ...t,
     buildpacks: s.tables(t.buildpacks, "buildpacks", ext),
     processes: s.tables(t.processes, "processes", (p, f) => processEntry(s, p, f)),
   };
   if (t.extensions !== undefined) out.extensions = s.tables(t.extensions, "extensions", ext);
-  if (t.labels !== undefined) out.labels = s.tables(t.labels, "labels", (l, f) => ({ key: s.str(l.key, `${f}.key`), value: s.optStr(l.value, `${f}.value`) ?? "" }));
+  if (t.labels !== undefined) {
+    out.labels = s.tables(t.labels, "labels", (l, f) => ({ key: s.str(l.key, `${f}.key`), value: s.optStr(l.value, `${f}.value`) ?? "" }));
+  }
   if (t.slices !== undefined) out.slices = s.tables(t.slices, "slices", (x, f) => ({ paths: s.strings(x.paths, `${f}.paths`) }));
   if (t.bom !== undefined) out.bom = s.array(t.bom, "bom");
   const def = s.optStr(t["buildpack-default-process-type"], "buildpack-default-process-type");

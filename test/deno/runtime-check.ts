@@ -20,7 +20,10 @@ function check(name: string, ok: boolean, detail = ""): void {
   if (!ok) failed++;
 }
 function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", CNB_LIFECYCLE_ALLOW_ROOT: "true", ...env } });
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", CNB_LIFECYCLE_ALLOW_ROOT: "true", ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const deno = (args: string[], env: Record<string, string> = {}) => run(DENO, ["run", "-A", "--quiet", path.join(ROOT, "src/main.ts"), ...args], env);
@@ -39,12 +42,30 @@ const common = ["-layers", layers, "-app", app, "-buildpacks", path.join(ROOT, "
 // 1. detector, builder, launcher under Deno.
 const order = path.join(ROOT, "fixtures/order/hello.toml");
 const det = deno(["detector", ...common, "-order", order]);
-check("deno: detector writes group.toml", det.code === 0 && /id = "test\/hello"/.test(fs.existsSync(path.join(layers, "group.toml")) ? fs.readFileSync(path.join(layers, "group.toml"), "utf8") : ""), det.out + det.err);
+check(
+  "deno: detector writes group.toml",
+  det.code === 0 && /id = "test\/hello"/.test(fs.existsSync(path.join(layers, "group.toml")) ? fs.readFileSync(path.join(layers, "group.toml"), "utf8") : ""),
+  det.out + det.err,
+);
 const bld = deno(["builder", ...common]);
 const md = path.join(layers, "config/metadata.toml");
-check("deno: builder runs the buildpack and writes metadata.toml", bld.code === 0 && bld.out.includes("---> Hello buildpack") && fs.existsSync(md) && fs.readFileSync(md, "utf8").includes('buildpack-default-process-type = "web"'), bld.out + bld.err);
-const launch = run(DENO, ["run", "-A", "--quiet", path.join(ROOT, "src/cli/launcher-entry.ts"), "extra"], { LIFECYCLE_LAUNCHER_ARGV0: "/cnb/process/worker", CNB_LAYERS_DIR: layers, CNB_APP_DIR: app, PATH: "/usr/bin:/bin" });
-check("deno: launcher runs the worker process with its env and args", launch.code === 0 && launch.out.includes("hello from the launcher") && launch.out.includes("GREETING=hi") && launch.out.includes("args: worker extra"), launch.out + launch.err);
+check(
+  "deno: builder runs the buildpack and writes metadata.toml",
+  bld.code === 0 && bld.out.includes("---> Hello buildpack") && fs.existsSync(md) &&
+    fs.readFileSync(md, "utf8").includes('buildpack-default-process-type = "web"'),
+  bld.out + bld.err,
+);
+const launch = run(DENO, ["run", "-A", "--quiet", path.join(ROOT, "src/cli/launcher-entry.ts"), "extra"], {
+  LIFECYCLE_LAUNCHER_ARGV0: "/cnb/process/worker",
+  CNB_LAYERS_DIR: layers,
+  CNB_APP_DIR: app,
+  PATH: "/usr/bin:/bin",
+});
+check(
+  "deno: launcher runs the worker process with its env and args",
+  launch.code === 0 && launch.out.includes("hello from the launcher") && launch.out.includes("GREETING=hi") && launch.out.includes("args: worker extra"),
+  launch.out + launch.err,
+);
 
 // 2. creator: compiled binary vs Deno, same inputs, same paths.
 const cache = path.join(work, "cache");
@@ -54,7 +75,26 @@ function create(runner: "binary" | "deno") {
     fs.mkdirSync(d, { recursive: true });
   }
   fs.rmSync(path.join(oci, "app"), { recursive: true, force: true });
-  const args = ["creator", "-oci", "-oci-dir", oci, "-run-image", "cnb/run:v1", ...common, "-order", order, "-cache-dir", cache, "-launcher", BIN, "-uid", "0", "-gid", "0", "app"];
+  const args = [
+    "creator",
+    "-oci",
+    "-oci-dir",
+    oci,
+    "-run-image",
+    "cnb/run:v1",
+    ...common,
+    "-order",
+    order,
+    "-cache-dir",
+    cache,
+    "-launcher",
+    BIN,
+    "-uid",
+    "0",
+    "-gid",
+    "0",
+    "app",
+  ];
   const digests: string[] = [];
   for (let i = 0; i < 2; i++) {
     const r = runner === "binary" ? run(BIN, args) : deno(args);

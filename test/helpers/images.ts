@@ -53,7 +53,12 @@ export async function makeRunImage(
     config: {
       Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
       User: "1000:1000",
-      Labels: { "io.buildpacks.base.id": "io.buildpacks.stacks.test", "io.buildpacks.base.distro.name": "testos", "io.buildpacks.base.distro.version": "1.0", ...(opts.labels ?? {}) },
+      Labels: {
+        "io.buildpacks.base.id": "io.buildpacks.stacks.test",
+        "io.buildpacks.base.distro.name": "testos",
+        "io.buildpacks.base.distro.version": "1.0",
+        ...(opts.labels ?? {}),
+      },
     },
     rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffID) },
     history: layers.map((_, i) => ({ created: "2024-01-01T00:00:00Z", created_by: `run layer ${i}` })),
@@ -67,7 +72,7 @@ export async function makeRunImage(
   };
   const m = await w.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), manifest.mediaType);
   await w.addToIndex(m, [tag]);
-  if (opts.sparse) for (const l of layers) fs.rmSync(w.blobPath(l.digest));
+  if (opts.sparse) { for (const l of layers) fs.rmSync(w.blobPath(l.digest)); }
   return { layout, manifestDigest: m.digest, configDigest: cfg.digest, layers };
 }
 
@@ -86,7 +91,7 @@ export function makeBuiltLayers(root: string, opts: { greeting?: string } = {}):
   fs.writeFileSync(path.join(bp, "hello.toml"), '[types]\nlaunch = true\n[metadata]\nversion = "1.0"\n');
   fs.mkdirSync(path.join(bp, "cached"), { recursive: true });
   fs.writeFileSync(path.join(bp, "cached", "data.txt"), "cached data\n");
-  fs.writeFileSync(path.join(bp, "cached.toml"), "[types]\ncache = true\n[metadata]\nkey = \"v1\"\n");
+  fs.writeFileSync(path.join(bp, "cached.toml"), '[types]\ncache = true\n[metadata]\nkey = "v1"\n');
   fs.writeFileSync(path.join(bp, "store.toml"), '[metadata]\nlast = "one"\n');
   fs.mkdirSync(path.join(layers, "config"), { recursive: true });
   fs.writeFileSync(

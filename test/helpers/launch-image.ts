@@ -276,4 +276,3 @@ export function killQuietly(...pids: number[]): void {
     }
   }
 }
-

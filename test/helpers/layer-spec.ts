@@ -1,7 +1,15 @@
 /**
  * A layer described as plain data, so it can be sent to a worker thread, and the entries it stands for.
  */
-import { type Owner, type Placement, type TarEntry, appLayerEntries, dirLayerEntries, launcherLayerEntries, processTypesLayerEntries } from "../../src/layer/tar-entries.ts";
+import {
+  appLayerEntries,
+  dirLayerEntries,
+  launcherLayerEntries,
+  type Owner,
+  type Placement,
+  processTypesLayerEntries,
+  type TarEntry,
+} from "../../src/layer/tar-entries.ts";
 
 /** The kinds of layer the exporter writes. */
 export type LayerSpec =

@@ -401,7 +401,7 @@ class Evaluator {
     if (schema.not !== undefined) {
       const sub: SchemaError[] = [];
       this.validate(schema.not, base, value, at, sub);
-      if (sub.length === 0) err("must not match the schema in \"not\"");
+      if (sub.length === 0) err('must not match the schema in "not"');
     }
 
     if (typeof value === "string") this.validateString(schema, value, err);

@@ -39,7 +39,23 @@ export async function startRegistry(opts: { basicAuth?: { user: string; password
     fs.writeFileSync(htpasswd, `${opts.basicAuth.user}:${await Bun.password.hash(opts.basicAuth.password, { algorithm: "bcrypt", cost: 4 })}\n`);
     auth.push("auth:", "  htpasswd:", "    realm: test", `    path: ${htpasswd}`);
   }
-  fs.writeFileSync(config, ["version: 0.1", "log:", "  level: error", "storage:", "  filesystem:", `    rootdirectory: ${path.join(dir, "data")}`, "  delete:", "    enabled: true", "http:", `  addr: 127.0.0.1:${port}`, ...auth, ""].join("\n"));
+  fs.writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${path.join(dir, "data")}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      ...auth,
+      "",
+    ].join("\n"),
+  );
   const proc: ChildProcess = spawn(bin, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (d) => (stderr += d.toString()));

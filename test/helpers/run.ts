@@ -18,7 +18,9 @@ export function compiledLifecycle(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lifecycle-bin-"));
   fs.chmodSync(dir, 0o755);
   const bin = path.join(dir, "lifecycle");
-  const c = spawnSync(process.execPath, ["build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], { encoding: "utf8" });
+  const c = spawnSync(process.execPath, ["build", "--compile", path.join(ROOT, "src/main.ts"), path.join(ROOT, "src/layer/worker.ts"), "--outfile", bin], {
+    encoding: "utf8",
+  });
   if (c.status !== 0) throw new Error(`bun build --compile failed: ${c.stderr}`);
   compiled = bin;
   return bin;
@@ -28,7 +30,11 @@ export function compiledLifecycle(): string {
  * Runs `/cnb/lifecycle/<phase> args…` in process with `env`, through the dispatcher as the binary does; resolves
  * to its exit code and output (joined, and as lines).
  */
-export async function run(phase: string, args: string[], env: Record<string, string | undefined>): Promise<{ code: number; out: string; err: string; outLines: string[]; errLines: string[] }> {
+export async function run(
+  phase: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; out: string; err: string; outLines: string[]; errLines: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(`/cnb/lifecycle/${phase}`, args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });

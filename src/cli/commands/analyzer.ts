@@ -2,7 +2,7 @@
 import { ExitCode } from "../../ground/errors.ts";
 import { platformApi } from "../../ground/api.ts";
 import type { Command } from "../command.ts";
-import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
 import { buildUserOf, oneImage, runImageOf, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { analyze } from "../../phase/analyzer.ts";
 
@@ -13,7 +13,22 @@ export const analyzerCommand: Command = {
   phase: true,
   failure: { code: ExitCode.analyze, prefix: "failed to analyze: " },
   synopsis: "[flags] <image>",
-  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "previous-image", "layers", "analyzed", "run", "skip-layers", "tag", "uid", "gid", "cache-image", "launch-cache", "stack", "no-color"),
+  flags: flagsNamed(
+    ...IMAGE_LOCATION,
+    "run-image",
+    "previous-image",
+    "layers",
+    "analyzed",
+    "run",
+    "skip-layers",
+    "tag",
+    "uid",
+    "gid",
+    "cache-image",
+    "launch-cache",
+    "stack",
+    "no-color",
+  ),
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     const image = oneImage(f);
@@ -23,7 +38,16 @@ export const analyzerCommand: Command = {
     const layersDir = f.path("layers");
     await privileges?.drop(buildUserOf(f), { workDirs: [layersDir], volumes: [f.optionalPath("launch-cache")] });
     await analyze(
-      { store, image, runImage, previousImage: f.string("previous-image"), layersDir, analyzedPath: f.path("analyzed"), skipLayers: f.bool("skip-layers"), tags: f.list("tag") },
+      {
+        store,
+        image,
+        runImage,
+        previousImage: f.string("previous-image"),
+        layersDir,
+        analyzedPath: f.path("analyzed"),
+        skipLayers: f.bool("skip-layers"),
+        tags: f.list("tag"),
+      },
       log,
     );
     return ExitCode.ok;

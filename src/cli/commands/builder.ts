@@ -20,7 +20,13 @@ export const builderCommand: Command = {
     const api = platformApi(env);
     noPositionals(f);
     refuseRoot("build", env);
-    await build({ ...buildDirsOf(f, env, api), layersDir: f.path("layers"), groupPath: f.path("group"), planPath: f.path("plan"), analyzedPath: f.path("analyzed") }, log);
+    await build({
+      ...buildDirsOf(f, env, api),
+      layersDir: f.path("layers"),
+      groupPath: f.path("group"),
+      planPath: f.path("plan"),
+      analyzedPath: f.path("analyzed"),
+    }, log);
     return ExitCode.ok;
   },
 };

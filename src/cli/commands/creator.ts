@@ -4,10 +4,10 @@ import { platformApi } from "../../ground/api.ts";
 import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import { refuseRoot } from "../../buildpack/privileges.ts";
 import type { Command } from "../command.ts";
-import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
 import { buildUserOf, oneImage, runImageOf, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { BUILD_DIRS, buildDirsOf, detectInputsOf } from "./detector.ts";
-import { EXPORT_FLAGS, checkReportPath, exportInputsOf, exportWithPool } from "./exporter.ts";
+import { checkReportPath, EXPORT_FLAGS, exportInputsOf, exportWithPool } from "./exporter.ts";
 import { create } from "../../phase/creator.ts";
 
 /** The creator command. */
@@ -16,7 +16,20 @@ export const creatorCommand: Command = {
   verb: "create",
   phase: true,
   synopsis: "[flags] <image>",
-  flags: flagsNamed(...BUILD_DIRS, ...IMAGE_LOCATION, "order", "system", "run-image", "previous-image", "run", "skip-restore", "tag", "skip-layers", "extensions", ...EXPORT_FLAGS),
+  flags: flagsNamed(
+    ...BUILD_DIRS,
+    ...IMAGE_LOCATION,
+    "order",
+    "system",
+    "run-image",
+    "previous-image",
+    "run",
+    "skip-restore",
+    "tag",
+    "skip-layers",
+    "extensions",
+    ...EXPORT_FLAGS,
+  ),
   async run({ flags: f, log, env, tuning, privileges }) {
     const api = platformApi(env);
     const image = oneImage(f);
@@ -46,7 +59,8 @@ export const creatorCommand: Command = {
         detect: detectInputsOf(f, env, api),
         restore: { layersDir, cacheDir, skipLayers: f.bool("skip-restore") },
         build: { ...dirs, layersDir },
-        export: (group, analyzed) => exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, { group, analyzed, runImage: null }), log, tuning),
+        export: (group, analyzed) =>
+          exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, { group, analyzed, runImage: null }), log, tuning),
       },
       log,
     );

@@ -6,7 +6,7 @@ import { refuseRoot } from "../../buildpack/privileges.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed } from "../flag-catalog.ts";
 import { noPositionals } from "../resolve.ts";
-import { type DetectOptions, detect } from "../../phase/detector.ts";
+import { detect, type DetectOptions } from "../../phase/detector.ts";
 
 /** The flags of the directories the detector and builder share (and the creator). */
 export const BUILD_DIRS = ["layers", "app", "buildpacks", "build-config", "group", "plan", "platform", "analyzed", "no-color"];
@@ -26,7 +26,14 @@ export function buildDirsOf(f: FlagReader, env: Record<string, string | undefine
 
 /** The detector's inputs, from the flags (shared with the creator). */
 export function detectInputsOf(f: FlagReader, env: Record<string, string | undefined>, api: string): DetectOptions {
-  return { ...buildDirsOf(f, env, api), orderPath: f.path("order"), systemPath: f.path("system"), analyzedPath: f.path("analyzed"), groupPath: f.path("group"), planPath: f.path("plan") };
+  return {
+    ...buildDirsOf(f, env, api),
+    orderPath: f.path("order"),
+    systemPath: f.path("system"),
+    analyzedPath: f.path("analyzed"),
+    groupPath: f.path("group"),
+    planPath: f.path("plan"),
+  };
 }
 
 /** The detector command. Refuses to run as root unless `CNB_LIFECYCLE_ALLOW_ROOT=true`. */

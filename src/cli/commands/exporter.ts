@@ -12,14 +12,27 @@ import type { AnalyzedFile, GroupFile } from "../../platform/files.ts";
 import { readAnalyzed, readAnalyzedIfExists, readGroup } from "../../platform/readers.ts";
 import { unwritable } from "../../platform/toml.ts";
 import type { Command } from "../command.ts";
-import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
 import { buildUserOf, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import type { Tuning } from "../tuning.ts";
 import { parseDuration } from "./gc.ts";
-import { type ExportOptions, type ExportResult, exportImage } from "../../phase/exporter.ts";
+import { exportImage, type ExportOptions, type ExportResult } from "../../phase/exporter.ts";
 
 /** The flags the exporter and the creator share for the export. */
-export const EXPORT_FLAGS = ["report", "project-metadata", "launcher", "launcher-sbom", "process-type", "oci-gc", "cache-dir", "cache-image", "uid", "gid", "launch-cache", "parallel"];
+export const EXPORT_FLAGS = [
+  "report",
+  "project-metadata",
+  "launcher",
+  "launcher-sbom",
+  "process-type",
+  "oci-gc",
+  "cache-dir",
+  "cache-image",
+  "uid",
+  "gid",
+  "launch-cache",
+  "parallel",
+];
 
 /** The exporter's inputs from the flags; `given` replaces what the creator has already (group, analyzed). */
 export function exportInputsOf(

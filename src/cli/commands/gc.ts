@@ -32,7 +32,11 @@ export const gcCommand: Command = {
       const loc = candidateLocations(dir, input).find((l) => fs.existsSync(`${l.path}/oci-layout`));
       if (!loc) throw new PhaseError(ExitCode.failed, `no image layout for "${input}" under ${dir}`);
       const r = await gcLayout(loc.path, minAge);
-      log.info(`${loc.path}: removed ${r.removed.length} unreferenced files (${(r.freed / 1e6).toFixed(1)} MB freed)${r.keptRecent ? `, kept ${r.keptRecent} recent ones` : ""}`);
+      log.info(
+        `${loc.path}: removed ${r.removed.length} unreferenced files (${(r.freed / 1e6).toFixed(1)} MB freed)${
+          r.keptRecent ? `, kept ${r.keptRecent} recent ones` : ""
+        }`,
+      );
       for (const d of r.removed) log.debug(`  removed ${d}`);
     }
     return 0;

@@ -6,7 +6,7 @@ import type { Command } from "../command.ts";
 import { flagsNamed } from "../flag-catalog.ts";
 import { anyLayoutDir } from "../resolve.ts";
 import { ExitCode, PhaseError } from "../../ground/errors.ts";
-import { openLayoutImage, ImageNotFoundError } from "../../image/locate.ts";
+import { ImageNotFoundError, openLayoutImage } from "../../image/locate.ts";
 import { platformString } from "../../image/layout.ts";
 
 /** The inspect command. */

@@ -3,7 +3,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import { platformApi } from "../../ground/api.ts";
 import { unwritable } from "../../platform/toml.ts";
 import type { Command } from "../command.ts";
-import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
 import { buildUserOf, someImages, storeOf } from "../resolve.ts";
 import { rebase } from "../../phase/rebaser.ts";
 
@@ -21,7 +21,8 @@ export const rebaserCommand: Command = {
     const store = storeOf(f, env, "rebase");
     const runImage = f.string("run-image") ?? f.string("image");
     await privileges?.drop(buildUserOf(f), {
-      prepare: async (user) => store.prepareOutput(images, user, runImage ? [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined) : []),
+      prepare: async (user) =>
+        store.prepareOutput(images, user, runImage ? [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined) : []),
     });
     const report = f.path("report");
     const why = unwritable(report);

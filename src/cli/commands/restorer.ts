@@ -3,7 +3,7 @@ import { ExitCode } from "../../ground/errors.ts";
 import { platformApi } from "../../ground/api.ts";
 import { readAnalyzed, readGroup } from "../../platform/readers.ts";
 import type { Command } from "../command.ts";
-import { IMAGE_LOCATION, flagsNamed } from "../flag-catalog.ts";
+import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
 import { buildUserOf, noPositionals, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { restore } from "../../phase/restorer.ts";
 
@@ -14,7 +14,21 @@ export const restorerCommand: Command = {
   phase: true,
   failure: { code: ExitCode.restore, prefix: "failed to restore: " },
   synopsis: "[flags]",
-  flags: flagsNamed(...IMAGE_LOCATION, "layers", "analyzed", "group", "cache-dir", "cache-image", "skip-layers", "uid", "gid", "build-image", "run", "generated", "no-color"),
+  flags: flagsNamed(
+    ...IMAGE_LOCATION,
+    "layers",
+    "analyzed",
+    "group",
+    "cache-dir",
+    "cache-image",
+    "skip-layers",
+    "uid",
+    "gid",
+    "build-image",
+    "run",
+    "generated",
+    "no-color",
+  ),
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     noPositionals(f);
@@ -23,7 +37,10 @@ export const restorerCommand: Command = {
     const layersDir = f.path("layers");
     const cacheDir = f.optionalPath("cache-dir");
     await privileges?.drop(buildUserOf(f), { workDirs: [layersDir], volumes: [cacheDir] });
-    await restore({ analyzed: readAnalyzed(f.path("analyzed")), group: readGroup(f.path("group")), layersDir, cacheDir, skipLayers: f.bool("skip-layers") }, log);
+    await restore(
+      { analyzed: readAnalyzed(f.path("analyzed")), group: readGroup(f.path("group")), layersDir, cacheDir, skipLayers: f.bool("skip-layers") },
+      log,
+    );
     return ExitCode.ok;
   },
 };

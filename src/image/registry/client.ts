@@ -34,7 +34,10 @@ export function credentialFor(registry: string, env: Record<string, string | und
       map = undefined;
     }
     if (map === null || typeof map !== "object" || Array.isArray(map) || Object.values(map).some((v) => typeof v !== "string")) {
-      throw new RegistryError(0, 'CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header (like {"registry.example.com":"Basic dXNlcjpwYXNz"})');
+      throw new RegistryError(
+        0,
+        'CNB_REGISTRY_AUTH is not a JSON object of registry to Authorization header (like {"registry.example.com":"Basic dXNlcjpwYXNz"})',
+      );
     }
     for (const h of hosts) if ((map as Record<string, string>)[h]) return (map as Record<string, string>)[h];
   }
@@ -104,7 +107,11 @@ export class RegistryClient {
   }
 
   /** A request with the auth dance: on 401 with a Bearer challenge, fetch a token for the scope and retry. */
-  async request(method: string, urlPath: string, init: { headers?: Record<string, string>; body?: BodyInit | null; scope: string; redirect?: RequestRedirect }): Promise<Response> {
+  async request(
+    method: string,
+    urlPath: string,
+    init: { headers?: Record<string, string>; body?: BodyInit | null; scope: string; redirect?: RequestRedirect },
+  ): Promise<Response> {
     const url = urlPath.startsWith("http") ? urlPath : `${this.base}${urlPath}`;
     const send = async () => {
       const headers: Record<string, string> = { ...(init.headers ?? {}) };
@@ -112,7 +119,16 @@ export class RegistryClient {
       if (tok) headers.Authorization = tok;
       else if (this.credential?.startsWith("Basic ") || this.credential?.startsWith("Bearer ")) headers.Authorization = this.credential;
       try {
-        return await fetch(url, { method, headers, body: init.body ?? null, redirect: init.redirect ?? "follow", ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
+        return await fetch(
+          url,
+          {
+            method,
+            headers,
+            body: init.body ?? null,
+            redirect: init.redirect ?? "follow",
+            ...(init.body instanceof ReadableStream ? { duplex: "half" } : {}),
+          } as RequestInit,
+        );
       } catch (e) {
         throw new RegistryError(0, `cannot reach registry ${this.registry} (${method} ${url}): ${(e as Error).message}`);
       }
@@ -137,7 +153,9 @@ export class RegistryClient {
   private unauthorized(scope: string): RegistryError {
     const m = /^repository:([^:]+):(\S+)/.exec(scope);
     const what = m ? `${m[2].includes("push") ? "push to" : "pull from"} ${this.registry}/${m[1]}` : `use ${this.registry}`;
-    const creds = this.credential ? `the credentials for ${this.registry} (CNB_REGISTRY_AUTH or docker's config.json) were refused` : `no credentials for ${this.registry} were found in CNB_REGISTRY_AUTH or docker's config.json`;
+    const creds = this.credential
+      ? `the credentials for ${this.registry} (CNB_REGISTRY_AUTH or docker's config.json) were refused`
+      : `no credentials for ${this.registry} were found in CNB_REGISTRY_AUTH or docker's config.json`;
     return new RegistryError(401, `unauthorized: not allowed to ${what}: ${creds}`);
   }
 
@@ -175,7 +193,11 @@ export class RegistryClient {
       return undefined;
     }
     if (!res.ok) throw new RegistryError(res.status, `cannot read manifest ${this.registry}/${repo}:${reference}: HTTP ${res.status} ${await res.text()}`);
-    return { bytes: new Uint8Array(await res.arrayBuffer()), mediaType: (res.headers.get("content-type") ?? "").split(";")[0], digest: res.headers.get("docker-content-digest") ?? undefined };
+    return {
+      bytes: new Uint8Array(await res.arrayBuffer()),
+      mediaType: (res.headers.get("content-type") ?? "").split(";")[0],
+      digest: res.headers.get("docker-content-digest") ?? undefined,
+    };
   }
 
   /** Whether a blob exists in a repository. */
@@ -197,7 +219,10 @@ export class RegistryClient {
   /** Tries to mount a blob from another repository of this registry; true when it is there afterwards. */
   async mount(repo: string, digest: string, from: string): Promise<boolean> {
     const scope = `repository:${repo}:push,pull repository:${from}:pull`;
-    const res = await this.request("POST", `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, { scope, redirect: "manual" });
+    const res = await this.request("POST", `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`, {
+      scope,
+      redirect: "manual",
+    });
     await res.body?.cancel();
     return res.status === 201;
   }
@@ -214,15 +239,27 @@ export class RegistryClient {
     url.searchParams.set("digest", digest);
     const size = data instanceof Uint8Array ? data.length : fs.statSync(data.file).size;
     const body = data instanceof Uint8Array ? data : fileStream(data.file);
-    const res = await this.request("PUT", url.toString(), { headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) }, body: body as BodyInit, scope });
-    if (res.status !== 201) throw new RegistryError(res.status, `cannot upload blob ${digest} to ${this.registry}/${repo}: HTTP ${res.status} ${await res.text()}`);
+    const res = await this.request("PUT", url.toString(), {
+      headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
+      body: body as BodyInit,
+      scope,
+    });
+    if (res.status !== 201) {
+      throw new RegistryError(res.status, `cannot upload blob ${digest} to ${this.registry}/${repo}: HTTP ${res.status} ${await res.text()}`);
+    }
     await res.body?.cancel();
   }
 
   /** Puts a manifest under a tag (or digest). */
   async putManifest(repo: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<void> {
-    const res = await this.request("PUT", `/v2/${repo}/manifests/${reference}`, { headers: { "Content-Type": mediaType }, body: bytes as unknown as BodyInit, scope: `repository:${repo}:push,pull` });
-    if (res.status !== 201) throw new RegistryError(res.status, `cannot save manifest ${this.registry}/${repo}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    const res = await this.request("PUT", `/v2/${repo}/manifests/${reference}`, {
+      headers: { "Content-Type": mediaType },
+      body: bytes as unknown as BodyInit,
+      scope: `repository:${repo}:push,pull`,
+    });
+    if (res.status !== 201) {
+      throw new RegistryError(res.status, `cannot save manifest ${this.registry}/${repo}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    }
     await res.body?.cancel();
   }
 }

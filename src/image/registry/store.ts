@@ -11,11 +11,11 @@ import type { Logger } from "../../ground/log.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import { hostPlatform } from "../layout.ts";
 import type { LinkResult } from "../layout-write.ts";
-import { type Reference, parseReference } from "../reference.ts";
+import { parseReference, type Reference } from "../reference.ts";
 import type { ImageSink, ImageStore } from "../store.ts";
-import { type Descriptor, type ImageConfig, type Manifest, MediaType, isIndexType } from "../types.ts";
+import { type Descriptor, type ImageConfig, isIndexType, type Manifest, MediaType } from "../types.ts";
 import { ImageNotFoundError } from "../errors.ts";
-import { ImageFormatError, checkConfig, checkIndex, checkManifest, kindOf } from "../validate.ts";
+import { checkConfig, checkIndex, checkManifest, ImageFormatError, kindOf } from "../validate.ts";
 import { RegistryClient, RegistryError, type RegistryOptions } from "./client.ts";
 
 const ACCEPT = [MediaType.ociManifest, MediaType.dockerManifest, MediaType.ociIndex, MediaType.dockerManifestList];
@@ -60,7 +60,14 @@ export class RegistryImage implements Image {
     return `${this.ref.registry}/${this.ref.repository}@${this.manifestDescriptor.digest}`;
   }
   layers(): ImageLayer[] {
-    return this.manifest.layers.map((d, i) => ({ digest: d.digest, diffID: this.config.rootfs.diff_ids[i], size: d.size, mediaType: d.mediaType, descriptor: d, present: true }));
+    return this.manifest.layers.map((d, i) => ({
+      digest: d.digest,
+      diffID: this.config.rootfs.diff_ids[i],
+      size: d.size,
+      mediaType: d.mediaType,
+      descriptor: d,
+      present: true,
+    }));
   }
   labels(): Record<string, string> {
     return { ...(this.config.config?.Labels ?? {}) };
@@ -128,12 +135,17 @@ export class RegistryStore implements ImageStore {
     if (!got) return undefined;
     let desc: Descriptor = { mediaType: got.mediaType, digest: got.digest ?? (await digestOf(got.bytes)), size: got.bytes.length };
     let doc = parseDocument(got.bytes, `the manifest of ${where}`);
-    for (let depth = 0; isIndexType(got.mediaType) || isIndexType(doc.mediaType as string | undefined) || (doc.manifests !== undefined && doc.config === undefined); depth++) {
+    for (
+      let depth = 0;
+      isIndexType(got.mediaType) || isIndexType(doc.mediaType as string | undefined) || (doc.manifests !== undefined && doc.config === undefined);
+      depth++
+    ) {
       if (depth > 8) throw new RegistryError(0, `indexes nested too deep at ${ref}`);
       const idx = checkIndex(doc, `the index of ${where} (${desc.digest})`);
       const want = hostPlatform();
       const entries = idx.manifests ?? [];
-      const pick = entries.find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture) ?? (entries.length === 1 ? entries[0] : undefined);
+      const pick = entries.find((d) => d.platform?.os === want.os && d.platform?.architecture === want.architecture) ??
+        (entries.length === 1 ? entries[0] : undefined);
       if (!pick) throw new RegistryError(0, `${ref} has no image for ${want.os}/${want.architecture}`);
       got = await c.getManifest(r.repository, pick.digest, ACCEPT);
       if (!got) throw new RegistryError(404, `${ref} lists manifest ${pick.digest}, which the registry does not have`);
@@ -144,10 +156,14 @@ export class RegistryStore implements ImageStore {
     const manifest = checkManifest(doc, `manifest ${desc.digest} of ${where}`);
     const cfgStream = await c.blob(r.repository, manifest.config.digest);
     const configBytes = new Uint8Array(await new Response(cfgStream).arrayBuffer());
-    if ((await digestOf(configBytes)) !== manifest.config.digest) throw new RegistryError(0, `config of ${ref} does not match its digest ${manifest.config.digest}`);
+    if ((await digestOf(configBytes)) !== manifest.config.digest) {
+      throw new RegistryError(0, `config of ${ref} does not match its digest ${manifest.config.digest}`);
+    }
     const config = checkConfig(parseDocument(configBytes, `config ${manifest.config.digest} of ${where}`), `config ${manifest.config.digest} of ${where}`);
     if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-      throw new ImageFormatError(`config ${manifest.config.digest} of ${where} lists ${config.rootfs.diff_ids.length} diff_ids but its manifest lists ${manifest.layers.length} layers`);
+      throw new ImageFormatError(
+        `config ${manifest.config.digest} of ${where} lists ${config.rootfs.diff_ids.length} diff_ids but its manifest lists ${manifest.layers.length} layers`,
+      );
     }
     return new RegistryImage(c, r, desc, manifest, got.bytes, config, configBytes);
   }
@@ -211,7 +227,10 @@ class RegistrySink implements ImageSink {
       this.known.add(layer.digest);
       return "present";
     }
-    if (from instanceof RegistryImage && from.ref.registry === this.ref.registry && (await this.client.mount(this.ref.repository, layer.digest, from.ref.repository))) {
+    if (
+      from instanceof RegistryImage && from.ref.registry === this.ref.registry &&
+      (await this.client.mount(this.ref.repository, layer.digest, from.ref.repository))
+    ) {
       this.known.add(layer.digest);
       return "hardlink";
     }

@@ -81,7 +81,13 @@ export class Assembly {
    * Adds a layer, or reuses the previous image's when its diffID is `previousSha`: the tar is hashed first only
    * when reuse is possible, so a new layer is read once.
    */
-  async addOrReuse(id: string, makeEntries: () => Iterable<TarEntry>, previousSha: string | undefined, createdBy: string, tree?: Tree): Promise<{ diffID: string; reused: boolean }> {
+  async addOrReuse(
+    id: string,
+    makeEntries: () => Iterable<TarEntry>,
+    previousSha: string | undefined,
+    createdBy: string,
+    tree?: Tree,
+  ): Promise<{ diffID: string; reused: boolean }> {
     const r = await this.diffIDOrCompress(makeEntries, previousSha ? [previousSha] : [], createdBy, `'${id}'`, tree);
     this.log.info(`${r.reused ? "Reusing" : "Adding"} layer '${id}'`);
     return r;
@@ -92,7 +98,13 @@ export class Assembly {
    * from the stat index when the tree is unchanged (no file read), else by hashing the tar — and reuse on a
    * match; otherwise compress. A new layer is read once.
    */
-  async diffIDOrCompress(makeEntries: () => Iterable<TarEntry>, candidates: string[], createdBy: string, label: string, tree?: Tree): Promise<{ diffID: string; reused: boolean }> {
+  async diffIDOrCompress(
+    makeEntries: () => Iterable<TarEntry>,
+    candidates: string[],
+    createdBy: string,
+    label: string,
+    tree?: Tree,
+  ): Promise<{ diffID: string; reused: boolean }> {
     const fp = tree && this.statIndex ? treeFingerprint(tree.placement, tree.owner, tree.extra) : undefined;
     if (candidates.some((c) => this.previousLayer(c))) {
       const known = fp ? this.statIndex?.lookup(fp) : undefined;

@@ -9,7 +9,7 @@ import type { Logger } from "../../ground/log.ts";
 import { type CacheMetadata, VolumeCache } from "../../cache/volume.ts";
 import { layerNames, readLayerToml } from "../../buildpack/files.ts";
 import { tarDiffID } from "../../layer/pipeline.ts";
-import { type Owner, dirLayerEntries } from "../../layer/tar-entries.ts";
+import { dirLayerEntries, type Owner } from "../../layer/tar-entries.ts";
 import type { BuildpackLayersMetadata, GroupFile, LayerMetadata } from "../../platform/files.ts";
 import { escapeID } from "../../platform/files.ts";
 

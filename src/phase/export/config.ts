@@ -43,7 +43,13 @@ export function buildLabel(m: BuildMetadataFile): Record<string, unknown> {
 }
 
 /** Every label the exporter adds, in the order it logs them. */
-export function imageLabels(md: LayersMetadata, buildMD: BuildMetadataFile, project: ProjectMetadataFile | undefined, o: ConfigInputs, log: Logger): Record<string, string> {
+export function imageLabels(
+  md: LayersMetadata,
+  buildMD: BuildMetadataFile,
+  project: ProjectMetadataFile | undefined,
+  o: ConfigInputs,
+  log: Logger,
+): Record<string, string> {
   const labels: Record<string, string> = {};
   log.info(`Adding label '${Label.lifecycle}'`);
   labels[Label.lifecycle] = JSON.stringify(toLabelJson(md));
@@ -63,7 +69,12 @@ export function imageLabels(md: LayersMetadata, buildMD: BuildMetadataFile, proj
 export function chooseEntrypoint(m: BuildMetadataFile, processType: string | undefined, log: Logger): string[] {
   const types = (m.processes ?? []).map((p) => p.type);
   if (processType) {
-    if (!types.includes(processType)) throw new PhaseError(ExitCode.export, `tried to set process type '${processType}' as the default, but it does not exist (processes: ${types.join(", ") || "none"})`);
+    if (!types.includes(processType)) {
+      throw new PhaseError(
+        ExitCode.export,
+        `tried to set process type '${processType}' as the default, but it does not exist (processes: ${types.join(", ") || "none"})`,
+      );
+    }
     log.info(`Setting default process type '${processType}'`);
     return [`/cnb/process/${processType}`];
   }
@@ -77,7 +88,14 @@ export function chooseEntrypoint(m: BuildMetadataFile, processType: string | und
 }
 
 /** The app image's config: the run image's with the labels, env, entrypoint, history and new diffIDs. */
-export function imageConfig(run: ImageConfig, labels: Record<string, string>, layers: NewLayer[], buildMD: BuildMetadataFile, o: ConfigInputs, log: Logger): ImageConfig {
+export function imageConfig(
+  run: ImageConfig,
+  labels: Record<string, string>,
+  layers: NewLayer[],
+  buildMD: BuildMetadataFile,
+  o: ConfigInputs,
+  log: Logger,
+): ImageConfig {
   return appConfig(run, {
     env: { CNB_LAYERS_DIR: o.layersDir, CNB_APP_DIR: o.appDir, CNB_PLATFORM_API: o.platformApi, CNB_DEPRECATION_MODE: "quiet" },
     pathPrefix: ["/cnb/process", "/cnb/lifecycle"],

@@ -12,9 +12,9 @@ import type { Image } from "../../image/image.ts";
 import type { Descriptor } from "../../image/types.ts";
 import { layerTypeIn } from "../../image/config.ts";
 import { launcherLayer } from "../../layer/launcher-cache.ts";
-import { type LayerTypes, layerNames, readLayerToml } from "../../buildpack/files.ts";
+import { layerNames, type LayerTypes, readLayerToml } from "../../buildpack/files.ts";
 import { type AppLayerPlan, appPlanEntries, planAppLayers } from "../../layer/slices.ts";
-import { type Owner, dirLayerEntries, processTypesLayerEntries } from "../../layer/tar-entries.ts";
+import { dirLayerEntries, type Owner, processTypesLayerEntries } from "../../layer/tar-entries.ts";
 import type { BuildMetadataFile, BuildpackLayersMetadata, GroupFile, LayerMetadata, LayersMetadata } from "../../platform/files.ts";
 import { escapeID } from "../../platform/files.ts";
 import { readStoreIfExists } from "../../platform/readers.ts";
@@ -55,7 +55,14 @@ export function planLayers(layersDir: string, appDir: string, group: GroupFile, 
       const toml = readLayerToml(path.join(bpDir, `${name}.toml`));
       if (!toml.types.launch) continue;
       const dir = path.join(bpDir, name);
-      layers.push({ id: `${bp.id}:${name}`, name, dir: fs.existsSync(dir) ? dir : undefined, types: toml.types, metadata: toml.metadata, createdBy: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}` });
+      layers.push({
+        id: `${bp.id}:${name}`,
+        name,
+        dir: fs.existsSync(dir) ? dir : undefined,
+        types: toml.types,
+        metadata: toml.metadata,
+        createdBy: `Layer: '${name}', Created by buildpack: ${bp.id}@${bp.version}`,
+      });
     }
     const store = readStoreIfExists(path.join(bpDir, "store.toml"), `store.toml of ${bp.id}`);
     return { id: bp.id, version: bp.version, layers, store: store?.metadata };
@@ -96,7 +103,13 @@ export async function writeLayers(asm: Assembly, plan: LayerPlan, prev: LayersMe
 
   if (plan.sbomDir) {
     const placement = { disk: plan.sbomDir, image: plan.sbomDir };
-    const r = await asm.addOrReuse("buildpacksio/lifecycle:launch.sbom", () => dirLayerEntries(placement, o.owner), prev.sbom?.sha, "Software Bill-of-Materials", { placement, owner: o.owner });
+    const r = await asm.addOrReuse(
+      "buildpacksio/lifecycle:launch.sbom",
+      () => dirLayerEntries(placement, o.owner),
+      prev.sbom?.sha,
+      "Software Bill-of-Materials",
+      { placement, owner: o.owner },
+    );
     md.sbom = { sha: r.diffID };
   }
 
@@ -114,17 +127,32 @@ export async function writeLayers(asm: Assembly, plan: LayerPlan, prev: LayersMe
   md.launcher = { sha: launcher.diffID };
 
   const config = { disk: plan.configDir, image: plan.configDir };
-  md.config = { sha: (await asm.addOrReuse("buildpacksio/lifecycle:config", () => dirLayerEntries(config, o.owner), prev.config?.sha, "Buildpacks Launcher Config")).diffID };
+  md.config = {
+    sha: (await asm.addOrReuse("buildpacksio/lifecycle:config", () => dirLayerEntries(config, o.owner), prev.config?.sha, "Buildpacks Launcher Config")).diffID,
+  };
 
   if (plan.processTypes.length) {
     const types = plan.processTypes;
-    md["process-types"] = { sha: (await asm.addOrReuse("buildpacksio/lifecycle:process-types", () => processTypesLayerEntries(types), prev["process-types"]?.sha, "Buildpacks Process Types")).diffID };
+    md["process-types"] = {
+      sha: (await asm.addOrReuse(
+        "buildpacksio/lifecycle:process-types",
+        () => processTypesLayerEntries(types),
+        prev["process-types"]?.sha,
+        "Buildpacks Process Types",
+      )).diffID,
+    };
   }
   return md;
 }
 
 /** One buildpack's launch layers, by name; a layer without contents is the previous image's. */
-async function writeBuildpackLayers(asm: Assembly, bp: LayerPlan["buildpacks"][number], prev: LayersMetadata, owner: Owner, log: Logger): Promise<BuildpackLayersMetadata> {
+async function writeBuildpackLayers(
+  asm: Assembly,
+  bp: LayerPlan["buildpacks"][number],
+  prev: LayersMetadata,
+  owner: Owner,
+  log: Logger,
+): Promise<BuildpackLayersMetadata> {
   const prevBp = prev.buildpacks?.find((b) => b.key === bp.id);
   const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
   for (const l of bp.layers) {
@@ -135,7 +163,10 @@ async function writeBuildpackLayers(asm: Assembly, bp: LayerPlan["buildpacks"][n
       diffID = (await asm.addOrReuse(l.id, () => dirLayerEntries(placement, owner), prevSha, l.createdBy, { placement, owner })).diffID;
     } else {
       if (!prevSha || !(await asm.reuse(prevSha, l.createdBy))) {
-        throw new PhaseError(ExitCode.export, `failed to reuse layer '${l.id}': it has a ${l.name}.toml but no directory, and the previous image has no such layer`);
+        throw new PhaseError(
+          ExitCode.export,
+          `failed to reuse layer '${l.id}': it has a ${l.name}.toml but no directory, and the previous image has no such layer`,
+        );
       }
       log.info(`Reusing layer '${l.id}'`);
       diffID = prevSha;

@@ -5,7 +5,7 @@
 import type { Logger } from "../../ground/log.ts";
 import type { ImageSink } from "../../image/store.ts";
 import type { Descriptor, ImageConfig } from "../../image/types.ts";
-import { type Family, appManifest, configBytes, typesOf } from "../../image/config.ts";
+import { appManifest, configBytes, type Family, typesOf } from "../../image/config.ts";
 import type { ReportFile } from "../../platform/files.ts";
 import { writeToml } from "../../platform/toml.ts";
 
@@ -20,7 +20,15 @@ export interface Saved {
  * Writes the config and the manifest of `layers`, saves it under every name of the sink, logs it and writes
  * report.toml (with the names that were saved).
  */
-export async function saveAndReport(sink: ImageSink, family: Family, config: ImageConfig, layers: Descriptor[], reportPath: string, log: Logger, opts: { manifestSize?: boolean } = {}): Promise<Saved> {
+export async function saveAndReport(
+  sink: ImageSink,
+  family: Family,
+  config: ImageConfig,
+  layers: Descriptor[],
+  reportPath: string,
+  log: Logger,
+  opts: { manifestSize?: boolean } = {},
+): Promise<Saved> {
   const configDesc = await sink.writeBlob(configBytes(config), typesOf(family).config);
   const manifest = appManifest(family, configDesc, layers);
   const manifestDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), typesOf(family).manifest);
@@ -30,7 +38,9 @@ export async function saveAndReport(sink: ImageSink, family: Family, config: Ima
   for (const s of saved) log.info(`      ${s.name} - ${s.location}`);
   log.info(`*** Digest: ${manifestDesc.digest}`);
   if (opts.manifestSize ?? true) log.info(`*** Manifest Size: ${manifestDesc.size}`);
-  const report: ReportFile = { image: { tags: sink.names.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
+  const report: ReportFile = {
+    image: { tags: sink.names.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size },
+  };
   writeToml(reportPath, report);
   return { manifest: manifestDesc, saved, report };
 }
