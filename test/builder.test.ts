@@ -260,7 +260,7 @@ describe("build: failures", () => {
 
   test("an unsupported Buildpack API in group.toml: 12; an unreadable group.toml: 1", async () => {
     const ws = workspace(TMP);
-    expect((await code(build(options(ws, { group: group("test/hello", "0.7"), plan: noPlan }), capture().log))).code).toBe(12);
+    expect((await code(build(options(ws, { group: group("test/hello", "0.6"), plan: noPlan }), capture().log))).code).toBe(12);
     expect((await code(build(options(ws), capture().log))).code).toBe(1);
   });
 

@@ -66,6 +66,8 @@ export interface BuildInputs {
   /** Receives the buildpack's stdout and stderr. */
   onOutput: (chunk: Uint8Array) => void;
   tmpDir?: string;
+  /** Receives the warnings about what the buildpack wrote. */
+  warn?: (message: string) => void;
 }
 
 /** `bin/build` exited non-zero (exit 51). */
@@ -136,10 +138,13 @@ function findSbomFiles(bpLayersDir: string, d: BuildpackDescriptor, layers: Map<
 export function buildEnv(d: BuildpackDescriptor, inputs: BuildInputs, bpLayersDir: string, planPath: string): Record<string, string> {
   const env = withOverrides(inputs.env, d.clearEnv ? undefined : inputs.platformDir, inputs.buildConfigDir).toRecord();
   env.CNB_BUILDPACK_DIR = d.rootDir;
-  env.CNB_PLATFORM_DIR = inputs.platformDir;
-  env.CNB_BP_PLAN_PATH = planPath;
-  env.CNB_LAYERS_DIR = bpLayersDir;
-  Object.assign(env, inputs.targetEnv);
+  // Buildpack API 0.7 has the positional arguments only; 0.8 adds their variables; 0.10 the target's.
+  if (buildpackApiAtLeast(d.api, "0.8")) {
+    env.CNB_PLATFORM_DIR = inputs.platformDir;
+    env.CNB_BP_PLAN_PATH = planPath;
+    env.CNB_LAYERS_DIR = bpLayersDir;
+  }
+  if (buildpackApiAtLeast(d.api, "0.10")) Object.assign(env, inputs.targetEnv);
   if (buildpackApiAtLeast(d.api, "0.12") && inputs.execEnv) env.CNB_EXEC_ENV = inputs.execEnv;
   return env;
 }
@@ -219,11 +224,17 @@ function readBuildOutputs(d: BuildpackDescriptor, inputs: BuildInputs, bpLayersD
   const out: BuildOutputs = { metRequires, processes: [], labels: [], slices: [], sbomFiles, buildBom, launchBom: [], layers };
   const launchFile = path.join(bpLayersDir, "launch.toml");
   if (fs.existsSync(launchFile)) {
-    const l = readLaunchToml(launchFile, d);
+    const l = readLaunchToml(launchFile, d, inputs.warn);
     out.processes = l.processes;
     out.labels = l.labels;
     out.slices = l.slices;
     out.launchBom = l.bom;
+  }
+  // The legacy BOM still works for every Buildpack API, with the reference's warning when no SBOM file says it.
+  if ((out.launchBom.length || buildBom.length) && sbomFiles.length === 0) {
+    inputs.warn?.(
+      "BOM table is deprecated in this buildpack api version, though it remains supported for backwards compatibility. Buildpack authors should write BOM information to <layer>.sbom.<ext>, launch.sbom.<ext>, or build.sbom.<ext>.",
+    );
   }
   return out;
 }

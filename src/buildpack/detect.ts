@@ -108,15 +108,19 @@ export function parseBuildPlan(text: string, id: string): BuildPlan {
 }
 
 /**
- * The environment of `bin/detect`: base env, user env unless `clear-env`, build-config env, then the
- * lifecycle's variables.
+ * The environment of `bin/detect`: base env, user env unless `clear-env`, build-config env, then the lifecycle's
+ * variables as the buildpack's API has them: `CNB_BUILDPACK_DIR` always; `CNB_PLATFORM_DIR` and
+ * `CNB_BUILD_PLAN_PATH` from Buildpack API 0.8 (before, the positional arguments are the only inputs);
+ * `CNB_TARGET_*` from 0.10; `CNB_EXEC_ENV` from 0.12.
  */
 export function detectEnv(d: BuildpackDescriptor, inputs: DetectInputs, planPath: string): Record<string, string> {
   const env = withOverrides(inputs.baseEnv, d.clearEnv ? undefined : inputs.platformDir, inputs.buildConfigDir).toRecord();
   env.CNB_BUILDPACK_DIR = d.rootDir;
-  env.CNB_PLATFORM_DIR = inputs.platformDir;
-  env.CNB_BUILD_PLAN_PATH = planPath;
-  Object.assign(env, inputs.targetEnv);
+  if (buildpackApiAtLeast(d.api, "0.8")) {
+    env.CNB_PLATFORM_DIR = inputs.platformDir;
+    env.CNB_BUILD_PLAN_PATH = planPath;
+  }
+  if (buildpackApiAtLeast(d.api, "0.10")) Object.assign(env, inputs.targetEnv);
   if (buildpackApiAtLeast(d.api, "0.12") && inputs.execEnv) env.CNB_EXEC_ENV = inputs.execEnv;
   return env;
 }

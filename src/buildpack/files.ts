@@ -14,6 +14,8 @@ export interface BuildProcess {
   command: string[];
   args?: string[];
   default: boolean;
+  /** Exec the command directly (true), or as a bash script with the profile scripts (Buildpack API < 0.9 only). */
+  direct: boolean;
   buildpackId: string;
   workingDir?: string;
   execEnv?: string[];
@@ -109,7 +111,20 @@ function bomEntries(raw: unknown, where: string, bp: { id: string; version: stri
   });
 }
 
-export function readLaunchToml(file: string, d: Pick<BuildpackDescriptor, "id" | "version" | "api">): LaunchToml {
+/** Compares two `X.Y` API versions. */
+function apiBefore(api: string, than: string): boolean {
+  const [a, b] = api.split(".").map(Number);
+  const [c, e] = than.split(".").map(Number);
+  return a < c || (a === c && b < e);
+}
+
+/**
+ * Reads launch.toml as the buildpack's API defines it: before Buildpack API 0.9 `command` is one string and
+ * `direct` may be set (unset: false, a shell process); from 0.9 `command` is an array and every process is direct
+ * (a `direct` key is an error). Before 0.8 there is no `working-dir`: it is dropped, with a warning.
+ */
+export function readLaunchToml(file: string, d: Pick<BuildpackDescriptor, "id" | "version" | "api">, warn: (message: string) => void = () => {}): LaunchToml {
+  const legacy = apiBefore(d.api, "0.9");
   const raw = parseFile(file);
   const procs = raw.processes ?? [];
   if (!Array.isArray(procs)) throw new Error(`${file}: processes must be an array of tables`);
@@ -120,19 +135,30 @@ export function readLaunchToml(file: string, d: Pick<BuildpackDescriptor, "id" |
     if (typeof p.type !== "string" || p.type === "") throw new Error(`${where}.type must be a non-empty string`);
     const problem = processTypeProblem(p.type);
     if (problem) throw new Error(`${where}: ${problem}`);
-    if (p.direct !== undefined) throw new Error("process.direct is not supported on this buildpack version");
-    if (typeof p.command === "string") {
-      throw new Error(`${where}.command must be an array of strings on Buildpack API ${d.api} (a string command is for Buildpack API < 0.9)`);
+    let command: string[];
+    let direct = true;
+    if (legacy) {
+      if (typeof p.command !== "string") throw new Error(`${where}.command must be a string on Buildpack API ${d.api} (an array is for Buildpack API 0.9 and later)`);
+      command = [p.command];
+      if (p.direct !== undefined && typeof p.direct !== "boolean") throw new Error(`${where}.direct must be a boolean`);
+      direct = p.direct === true;
+    } else {
+      if (p.direct !== undefined) throw new Error("process.direct is not supported on this buildpack version");
+      if (typeof p.command === "string") {
+        throw new Error(`${where}.command must be an array of strings on Buildpack API ${d.api} (a string command is for Buildpack API < 0.9)`);
+      }
+      command = strings(p.command, `${where}.command`);
     }
-    const command = strings(p.command, `${where}.command`);
-    if (command.length === 0) throw new Error(`${where}.command must not be empty`);
+    if (command.length === 0 || command[0] === "") throw new Error(`${where}.command must not be empty`);
     if (p.default !== undefined && typeof p.default !== "boolean") throw new Error(`${where}.default must be a boolean`);
     if (p.default) defaults++;
-    const proc: BuildProcess = { type: p.type, command, default: p.default === true, buildpackId: d.id };
+    const proc: BuildProcess = { type: p.type, command, default: p.default === true, direct, buildpackId: d.id };
     if (p.args !== undefined) proc.args = strings(p.args, `${where}.args`);
     if (p["working-dir"] !== undefined) {
       if (typeof p["working-dir"] !== "string") throw new Error(`${where}.working-dir must be a string`);
-      if (p["working-dir"] !== "") proc.workingDir = p["working-dir"];
+      if (p["working-dir"] !== "" && apiBefore(d.api, "0.8")) {
+        warn(`process working directory isn't supported in this buildpack api version. Ignoring working directory for process '${p.type}'`);
+      } else if (p["working-dir"] !== "") proc.workingDir = p["working-dir"];
     }
     if (p["exec-env"] !== undefined) proc.execEnv = strings(p["exec-env"], `${where}.exec-env`);
     return proc;

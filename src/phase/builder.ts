@@ -94,7 +94,7 @@ class ProcessMap {
         const p = this.byType.get(t)!;
         const e: ProcessEntry = { type: p.type, command: p.command };
         if (p.args && p.args.length > 0) e.args = p.args;
-        e.direct = true;
+        e.direct = p.direct;
         e["buildpack-id"] = p.buildpackId;
         if (p.workingDir) e["working-dir"] = p.workingDir;
         if (p.execEnv && p.execEnv.length > 0) e["exec-env"] = p.execEnv;
@@ -214,6 +214,7 @@ export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetad
           execEnv,
           plan: planFor(plan, bp.id),
           onOutput: out.write,
+          warn: (m) => log.warn(m),
           tmpDir: opts.tmpDir,
         });
       } finally {

@@ -22,10 +22,13 @@ export interface ConfigInputs {
   execEnv?: string;
 }
 
-/** `io.buildpacks.build.metadata` from metadata.toml, in the reference's JSON names. */
-export function buildLabel(m: BuildMetadataFile): Record<string, unknown> {
+/**
+ * `io.buildpacks.build.metadata` from metadata.toml, in the reference's JSON names. The legacy BOM is in it only
+ * before Platform API 0.9; from 0.9 it is in `<layers>/sbom/launch/sbom.legacy.json` (the SBOM layer) instead.
+ */
+export function buildLabel(m: BuildMetadataFile, platformApi: string): Record<string, unknown> {
   return {
-    bom: m.bom ?? [],
+    ...(compareApi(platformApi, "0.9") < 0 ? { bom: m.bom ?? [] } : {}),
     buildpacks: m.buildpacks.map((b) => ({ id: b.id, version: b.version, ...(b.homepage ? { homepage: b.homepage } : {}) })),
     ...(m.extensions?.length ? { extensions: m.extensions } : {}),
     launcher: { version: VERSION, source: { git: { repository: "cnb-lifecycle", commit: "" } } },
@@ -54,7 +57,7 @@ export function imageLabels(
   log.info(`Adding label '${Label.lifecycle}'`);
   labels[Label.lifecycle] = JSON.stringify(toLabelJson(md));
   log.info(`Adding label '${Label.build}'`);
-  labels[Label.build] = JSON.stringify(buildLabel(buildMD));
+  labels[Label.build] = JSON.stringify(buildLabel(buildMD, o.platformApi));
   log.info(`Adding label '${Label.project}'`);
   labels[Label.project] = JSON.stringify(project ?? {});
   for (const l of buildMD.labels ?? []) {
