@@ -30,16 +30,16 @@ let app: string;
 let layers: string;
 let cache: string;
 
-function create(extra: string[] = []) {
+function create(extra: string[] = [], o: { runImage?: string; order?: string; layers?: string; image?: string } = {}) {
   const args = [
     "creator",
     "-oci",
     "-oci-dir",
     oci,
     "-run-image",
-    "cnb/busybox-run:v1",
+    o.runImage ?? "cnb/busybox-run:v1",
     "-layers",
-    layers,
+    o.layers ?? layers,
     "-app",
     app,
     "-cache-dir",
@@ -47,7 +47,7 @@ function create(extra: string[] = []) {
     "-buildpacks",
     path.join(work, "buildpacks"),
     "-order",
-    path.join(work, "build.toml"),
+    o.order ?? path.join(work, "build.toml"),
     "-platform",
     path.join(work, "platform"),
     "-launcher",
@@ -57,11 +57,24 @@ function create(extra: string[] = []) {
     "-gid",
     "1000",
     ...extra,
-    "e2e-app",
+    o.image ?? "e2e-app",
   ];
   const r = spawnSync(bin, args, { encoding: "utf8", env: { PATH: process.env.PATH, CNB_PLATFORM_API: "0.15" } });
   if (r.status !== 0) throw new Error(`creator exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return { out: r.stdout, digest: /\*\*\* Digest: (sha256:\w+)/.exec(r.stdout)?.[1] as string };
+}
+
+/** Unpacks an app image with umoci into a bundle a chroot can run (its rootfs reachable, the device nodes there). */
+function unpack(image: string, bundle: string) {
+  const u = spawnSync("umoci", ["unpack", "--image", `${path.join(oci, image)}:latest`, bundle], { encoding: "utf8" });
+  if (u.error) throw new Error(`umoci is not installed (CI installs it): ${u.error.message}`);
+  expect(u.status).toBe(0);
+  // umoci makes the rootfs 0700 (a runtime enters it as root); the chroot below switches to the image's user.
+  fs.chmodSync(path.join(bundle, "rootfs"), 0o755);
+  // The device nodes a container runtime would provide (Bun opens /dev/null for an ignored stdio).
+  for (const [name, minor] of [["null", 3], ["zero", 5], ["urandom", 9]] as const) {
+    expect(spawnSync("mknod", ["-m", "666", path.join(bundle, "rootfs/dev", name), "c", "1", String(minor)]).status).toBe(0);
+  }
 }
 
 /** Runs `argv` inside the unpacked image with the image's env, as the image's user. */
@@ -128,15 +141,7 @@ describe("end to end", () => {
     expect(first.out).toContain("Adding layer 'test/hello:hello'");
 
     const bundle = path.join(work, "bundle");
-    const u = spawnSync("umoci", ["unpack", "--image", `${path.join(oci, "e2e-app")}:latest`, bundle], { encoding: "utf8" });
-    if (u.error) throw new Error(`umoci is not installed (CI installs it): ${u.error.message}`);
-    expect(u.status).toBe(0);
-    // umoci makes the rootfs 0700 (a runtime enters it as root); the chroot below switches to the image's user.
-    fs.chmodSync(path.join(bundle, "rootfs"), 0o755);
-    // The device nodes a container runtime would provide (Bun opens /dev/null for an ignored stdio).
-    for (const [name, minor] of [["null", 3], ["zero", 5], ["urandom", 9]] as const) {
-      expect(spawnSync("mknod", ["-m", "666", path.join(bundle, "rootfs/dev", name), "c", "1", String(minor)]).status).toBe(0);
-    }
+    unpack("e2e-app", bundle);
     const cfg = JSON.parse(fs.readFileSync(path.join(bundle, "config.json"), "utf8"));
     expect(cfg.process.args).toEqual(["/cnb/process/web"]);
     // The image's launcher is the one given; the Rust one is static, so the run image carries no C library.
@@ -171,4 +176,34 @@ describe("end to end", () => {
     expect(second.out).toContain("Reusing layer 'buildpacksio/lifecycle:launcher'");
     expect(second.digest).toBe(first.digest);
   }, 300_000);
+
+  maybe(
+    "a group mixing Buildpack API 0.7, 0.8, 0.9 and 0.12: built, and run in a chroot (direct and shell processes, user args appended before 0.9)",
+    async () => {
+      expect(rustLauncher).toBe(true); // the TypeScript fallback launcher has no Buildpack API < 0.9 rules
+      if (!fs.existsSync("/bin/bash")) throw new Error("/bin/bash is needed for the run image's shell processes");
+      await makeHostRunImage(oci, "cnb/bash-run", "v1", launcher, { uid: 1000, gid: 1000 }, ["/bin/bash"]);
+      fs.copyFileSync(path.join(ROOT, "fixtures/order/legacy.toml"), path.join(work, "legacy.toml"));
+      const legacyLayers = path.join(work, "legacy-layers");
+      const r = create([], { runImage: "cnb/bash-run:v1", order: path.join(work, "legacy.toml"), layers: legacyLayers, image: "legacy-app" });
+      for (const bp of ["0.7", "0.8", "0.9"]) expect(r.out).toContain(`---> Legacy ${bp} buildpack`);
+      const bundle = path.join(work, "legacy-bundle");
+      unpack("legacy-app", bundle);
+      // 0.7, direct: the default args, then the user's appended; no profile.d for a direct process.
+      expect(runInImage(bundle, ["/cnb/process/legacy-direct", "two"]).out).toBe("legacy-hello one two LEGACY_VAR=from-0.7 PROFILE_07=unset\n");
+      // 0.7, no `direct`: a bash script after profile.d.
+      const shell = runInImage(bundle, ["/cnb/process/legacy-shell"]);
+      expect(shell.err).toBe("");
+      expect(shell.out).toBe("shell LEGACY_VAR=from-0.7 PROFILE_07=from-profile.d\n");
+      // 0.7 had no working-dir: the process runs in the app directory; 0.8's runs in its own.
+      expect(runInImage(bundle, ["/cnb/process/legacy-wd"]).out).toBe(`${app}\n`);
+      expect(runInImage(bundle, ["/cnb/process/legacy-08"]).out).toBe("from 0.8 in /tmp\n");
+      // 0.9: user args replace the default args; the command's tail always stays.
+      expect(runInImage(bundle, ["/cnb/process/legacy-09"]).out).toBe("from-0.9 default-arg\n");
+      expect(runInImage(bundle, ["/cnb/process/legacy-09", "mine"]).out).toBe("from-0.9 mine\n");
+      // 0.12 in the same image.
+      expect(runInImage(bundle, ["/cnb/process/web"]).out).toContain("hello from the launcher");
+    },
+    300_000,
+  );
 });

@@ -138,7 +138,9 @@ export function readLaunchToml(file: string, d: Pick<BuildpackDescriptor, "id" |
     let command: string[];
     let direct = true;
     if (legacy) {
-      if (typeof p.command !== "string") throw new Error(`${where}.command must be a string on Buildpack API ${d.api} (an array is for Buildpack API 0.9 and later)`);
+      if (typeof p.command !== "string") {
+        throw new Error(`${where}.command must be a string on Buildpack API ${d.api} (an array is for Buildpack API 0.9 and later)`);
+      }
       command = [p.command];
       if (p.direct !== undefined && typeof p.direct !== "boolean") throw new Error(`${where}.direct must be a boolean`);
       direct = p.direct === true;
