@@ -142,17 +142,21 @@ const specs: FlagSpec[] = [
 const byName = new Map(specs.map((s) => [s.name, s]));
 
 /**
- * The declarations of the named flags, in that order (`-log-level` is added to every command).
+ * The declarations of the named flags, in that order (`-log-level` is added to every command); a name may carry
+ * the Platform API range in which the command line may give it (`skip-layers>=0.9`, `stack<0.12`).
  *
- * @example flagsNamed("layers", "analyzed") // the two FlagSpecs
+ * @example flagsNamed("layers", "skip-layers>=0.9") // the two FlagSpecs
  */
 export function flagsNamed(...names: string[]): FlagSpec[] {
-  const out = names.map((n) => {
-    const s = byName.get(n);
-    if (!s) throw new Error(`no flag -${n} in the catalog`);
-    return s;
+  const out = names.map((entry) => {
+    // `name>=0.9`: from Platform API 0.9; `name<0.12`: before 0.12 (the command line only; env works at any).
+    const m = /^([a-z-]+)(?:(>=|<)(\d+\.\d+))?$/.exec(entry);
+    const s = m ? byName.get(m[1]) : undefined;
+    if (!m || !s) throw new Error(`no flag -${entry} in the catalog`);
+    if (!m[2]) return s;
+    return m[2] === ">=" ? { ...s, since: m[3] } : { ...s, before: m[3] };
   });
-  if (!names.includes("log-level")) out.push(byName.get("log-level") as FlagSpec);
+  if (!out.some((s) => s.name === "log-level")) out.push(byName.get("log-level") as FlagSpec);
   return out;
 }
 
@@ -161,5 +165,17 @@ export function allFlags(): FlagSpec[] {
   return [...specs];
 }
 
-/** The flags that say where images live, taken by the analyzer, restorer, exporter, creator and rebaser. */
-export const IMAGE_LOCATION = ["oci", "oci-dir", "layout", "layout-dir", "oci-link", "daemon", "publish", "insecure-registry"];
+/**
+ * The flags that say where images live, taken by the analyzer, restorer, exporter, creator and rebaser: layouts
+ * from Platform API 0.12 (DESIGN §3), `-insecure-registry` from 0.13, as the platform spec has them.
+ */
+export const IMAGE_LOCATION = [
+  "oci>=0.12",
+  "oci-dir>=0.12",
+  "layout>=0.12",
+  "layout-dir>=0.12",
+  "oci-link>=0.12",
+  "daemon",
+  "publish",
+  "insecure-registry>=0.13",
+];

@@ -4,7 +4,8 @@
  * reads the tuning variables once, and runs the command; it holds no phase logic.
  */
 import * as path from "node:path";
-import { ExitCode, reportErrors } from "../ground/errors.ts";
+import { platformApi } from "../ground/api.ts";
+import { ExitCode, PhaseError, reportErrors } from "../ground/errors.ts";
 import { FlagReader, HelpRequested, parseFlags, UsageError, usageText } from "../ground/flags.ts";
 import { Logger, loggerFromEnv, type Sink } from "../ground/log.ts";
 import { VERSION } from "../ground/version.ts";
@@ -108,17 +109,27 @@ export async function main(
     return 0;
   }
   const log = new Logger("info", out);
+  // The Platform API comes first (exit 11): which flags exist depends on it.
+  let api: string | undefined;
+  if (command.phase) {
+    try {
+      api = platformApi(env);
+    } catch (e) {
+      out.err(`ERROR: ${(e as Error).message}`);
+      return e instanceof PhaseError ? e.code : ExitCode.platformApi;
+    }
+  }
   let parsed;
   try {
-    parsed = parseFlags(command.flags, rest, env);
+    parsed = parseFlags(command.flags, rest, env, api);
   } catch (e) {
     if (e instanceof HelpRequested) {
-      out.out(usageText(command.name, command.synopsis, command.flags));
+      out.out(usageText(command.name, command.synopsis, command.flags, api));
       return 0;
     }
     if (e instanceof UsageError) {
       out.err(e.message);
-      out.err(usageText(command.name, command.synopsis, command.flags));
+      out.err(usageText(command.name, command.synopsis, command.flags, api));
       return ExitCode.usage;
     }
     throw e;

@@ -3,6 +3,7 @@
  * the phases take — where images live, the build user, the run image — and the warnings for flags that do not
  * apply.
  */
+import { compareApi, platformApi } from "../ground/api.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { FlagReader } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
@@ -29,9 +30,13 @@ export function anyLayoutDir(f: FlagReader): string {
   return f.optionalPath("oci-dir") ?? f.optionalPath("layout-dir") ?? "/oci";
 }
 
-/** Where images live, as the flags say it. */
+/** Where images live, as the flags say it. OCI layouts need Platform API 0.12 (DESIGN §3): refused before. */
 export function storeChoiceOf(f: FlagReader, env: Record<string, string | undefined>): StoreChoice {
   const form = f.bool("oci") ? "rfc" : "canonical";
+  const api = platformApi(env);
+  if (layoutMode(f) && compareApi(api, "0.12") < 0) {
+    throw new PhaseError(ExitCode.invalidArgs, `OCI layouts (CNB_USE_OCI, CNB_USE_LAYOUT) need Platform API 0.12 or later; CNB_PLATFORM_API is ${api}`);
+  }
   return {
     layout: layoutMode(f) ? { dir: layoutDirOf(f, form), form, link: f.required("oci-link") } : undefined,
     daemon: f.bool("daemon"),

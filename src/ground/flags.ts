@@ -21,6 +21,25 @@ export interface FlagSpec {
   default?: string | boolean | string[] | ((v: FlagValues) => string | boolean | string[] | undefined);
   /** One line for the usage text. */
   usage: string;
+  /** The Platform API from which the flag may be given on the command line (its env variables work at any). */
+  since?: string;
+  /** The Platform API from which the flag may no longer be given (the first version without it). */
+  before?: string;
+}
+
+/** Compares two `X.Y` versions numerically. */
+function versionCmp(a: string, b: string): number {
+  const [am, an] = a.split(".").map(Number);
+  const [bm, bn] = b.split(".").map(Number);
+  return am - bm || an - bn;
+}
+
+/** Whether a flag exists at a Platform API (always, when no version is given). */
+export function flagExistsAt(s: FlagSpec, platformApi: string | undefined): boolean {
+  if (platformApi === undefined) return true;
+  if (s.since && versionCmp(platformApi, s.since) < 0) return false;
+  if (s.before && versionCmp(platformApi, s.before) >= 0) return false;
+  return true;
 }
 
 /** Resolved flag values by flag name. */
@@ -64,7 +83,7 @@ export function parseBool(s: string): boolean | undefined {
  *
  * @example parseFlags([{name:"oci",kind:"bool",env:["CNB_USE_OCI"],usage:""}], ["-oci","img"], {})
  */
-export function parseFlags(specs: FlagSpec[], argv: string[], env: Record<string, string | undefined>): ParsedArgs {
+export function parseFlags(specs: FlagSpec[], argv: string[], env: Record<string, string | undefined>, platformApi?: string): ParsedArgs {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) {
     byName.set(s.name, s);
@@ -92,7 +111,8 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: Record<string
       if (!byName.has(body)) throw new HelpRequested();
     }
     const spec = byName.get(body);
-    if (!spec) throw new UsageError(`flag provided but not defined: -${body}`);
+    // A flag of another Platform API version is not defined at this one, as the reference's flag sets have it.
+    if (!spec || !flagExistsAt(spec, platformApi)) throw new UsageError(`flag provided but not defined: -${body}`);
     if (spec.kind === "bool") {
       if (value === undefined) fromArgs[spec.name] = true;
       else {
@@ -138,9 +158,9 @@ export function parseFlags(specs: FlagSpec[], argv: string[], env: Record<string
 }
 
 /** The usage text of a phase, in the style of Go's flag package. */
-export function usageText(phase: string, synopsis: string, specs: FlagSpec[]): string {
+export function usageText(phase: string, synopsis: string, specs: FlagSpec[], platformApi?: string): string {
   const lines = [`Usage: ${phase} ${synopsis}`.trimEnd(), "", "Flags:"];
-  for (const s of [...specs].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const s of [...specs].filter((x) => flagExistsAt(x, platformApi)).sort((a, b) => a.name.localeCompare(b.name))) {
     const names = [s.name, ...(s.aliases ?? [])].map((n) => `-${n}`).join(", ");
     const arg = s.kind === "bool" ? "" : s.kind === "list" ? " value (repeatable)" : " value";
     const env = s.env?.length ? ` (env: ${s.env.join(", ")})` : "";
@@ -184,12 +204,16 @@ export class FlagReader {
     return v;
   }
 
-  /** A path flag made absolute; it must have a value (a default). */
+  /**
+   * A path flag made absolute; it must have a value (a default). An empty value given explicitly (`-layers=`) is
+   * the working directory, as the reference resolves it.
+   */
   path(name: string): string {
+    if (this.value(name) === "") return path.resolve("");
     return path.resolve(this.required(name));
   }
 
-  /** A path flag made absolute, or undefined when unset. */
+  /** A path flag made absolute, or undefined when unset or empty. */
   optionalPath(name: string): string | undefined {
     const v = this.string(name);
     return v === undefined ? undefined : path.resolve(v);
@@ -199,9 +223,10 @@ export class FlagReader {
     return this.value(name) === true;
   }
 
+  /** A list flag's values, empty ones (`-tag=`) left out. */
   list(name: string): string[] {
     const v = this.value(name);
-    return Array.isArray(v) ? v : [];
+    return Array.isArray(v) ? v.filter((x) => x !== "") : [];
   }
 
   /** An int flag's value (its default when unset). */

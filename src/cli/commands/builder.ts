@@ -15,7 +15,7 @@ export const builderCommand: Command = {
   phase: true,
   failure: { code: ExitCode.build, prefix: "failed to build: " },
   synopsis: "[flags]",
-  flags: flagsNamed(...BUILD_DIRS),
+  flags: flagsNamed(...BUILD_DIRS.map((n) => (n === "analyzed" ? "analyzed>=0.12" : n))),
   async run({ flags: f, log, env }) {
     const api = platformApi(env);
     noPositionals(f);

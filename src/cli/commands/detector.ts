@@ -9,7 +9,7 @@ import { noPositionals } from "../resolve.ts";
 import { detect, type DetectOptions } from "../../phase/detector.ts";
 
 /** The flags of the directories the detector and builder share (and the creator). */
-export const BUILD_DIRS = ["layers", "app", "buildpacks", "build-config", "group", "plan", "platform", "analyzed", "no-color"];
+export const BUILD_DIRS = ["layers", "app", "buildpacks", "build-config>=0.11", "group", "plan", "platform", "analyzed", "no-color"];
 
 /** The inputs every buildpack-running phase takes, from the flags. */
 export function buildDirsOf(f: FlagReader, env: Record<string, string | undefined>, platformApiVersion: string) {
@@ -43,7 +43,14 @@ export const detectorCommand: Command = {
   phase: true,
   failure: { code: ExitCode.detectOther, prefix: "failed to detect: " },
   synopsis: "[flags]",
-  flags: flagsNamed(...BUILD_DIRS, "order", "system", "run", "extensions", "generated"),
+  flags: flagsNamed(
+    ...BUILD_DIRS.map((n) => (n === "analyzed" ? "analyzed>=0.10" : n)),
+    "order",
+    "system>=0.15",
+    "run>=0.12",
+    "extensions>=0.10",
+    "generated>=0.10",
+  ),
   async run({ flags: f, log, env }) {
     const api = platformApi(env);
     noPositionals(f);

@@ -23,9 +23,9 @@ export const EXPORT_FLAGS = [
   "report",
   "project-metadata",
   "launcher",
-  "launcher-sbom",
+  "launcher-sbom>=0.11",
   "process-type",
-  "oci-gc",
+  "oci-gc>=0.12",
   "cache-dir",
   "cache-image",
   "uid",
@@ -109,7 +109,19 @@ export const exporterCommand: Command = {
   phase: true,
   failure: { code: ExitCode.export, prefix: "failed to export: " },
   synopsis: "[flags] <image> [<image>...]",
-  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "layers", "app", "analyzed", "group", ...EXPORT_FLAGS, "extended", "run", "stack", "no-color"),
+  flags: flagsNamed(
+    ...IMAGE_LOCATION,
+    "run-image",
+    "layers",
+    "app",
+    "analyzed",
+    "group",
+    ...EXPORT_FLAGS,
+    "extended>=0.12",
+    "run>=0.12",
+    "stack<0.12",
+    "no-color",
+  ),
   async run({ flags: f, log, env, tuning, privileges }) {
     platformApi(env);
     const images = someImages(f);

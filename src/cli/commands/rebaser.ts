@@ -14,7 +14,7 @@ export const rebaserCommand: Command = {
   phase: true,
   failure: { code: ExitCode.rebase, prefix: "failed to rebase: " },
   synopsis: "[flags] <image> [<image>...]",
-  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "image", "previous-image", "force", "layers", "report", "uid", "gid", "no-color"),
+  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "image", "previous-image>=0.11", "force>=0.12", "layers", "report", "uid", "gid", "no-color"),
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     const images = someImages(f);

@@ -15,7 +15,7 @@ export const restorerCommand: Command = {
   failure: { code: ExitCode.restore, prefix: "failed to restore: " },
   synopsis: "[flags]",
   flags: flagsNamed(
-    ...IMAGE_LOCATION,
+    ...IMAGE_LOCATION.map((n) => (n === "daemon" ? "daemon>=0.12" : n)),
     "layers",
     "analyzed",
     "group",
@@ -24,9 +24,9 @@ export const restorerCommand: Command = {
     "skip-layers",
     "uid",
     "gid",
-    "build-image",
-    "run",
-    "generated",
+    "build-image>=0.10",
+    "run>=0.14",
+    "generated>=0.12",
     "no-color",
   ),
   async run({ flags: f, log, env, privileges }) {
