@@ -48,7 +48,16 @@ async function exportUntilWriting(s: Awaited<ReturnType<typeof setup>>): Promise
     stdio: ["ignore", "pipe", "pipe"],
   });
   const deadline = Date.now() + 30_000;
-  while (temps(s.blobs).length === 0) {
+  // A large temporary blob: the big layer being written (a hardlinked run-image blob is a temporary name too, briefly).
+  const writing = () =>
+    temps(s.blobs).some((n) => {
+      try {
+        return fs.statSync(path.join(s.blobs, n)).size > 1 << 20;
+      } catch {
+        return false;
+      }
+    });
+  while (!writing()) {
     if (child.exitCode !== null) throw new Error(`the exporter finished (exit ${child.exitCode}) before a temporary blob was seen`);
     if (Date.now() > deadline) throw new Error("no temporary blob appeared within 30 s");
     await new Promise((r) => setTimeout(r, 5));

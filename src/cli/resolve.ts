@@ -10,7 +10,8 @@ import type { Logger } from "../ground/log.ts";
 import type { BuildUser } from "../buildpack/privileges.ts";
 import type { ImageStore } from "../image/store.ts";
 import { selectStore, type StoreChoice } from "../image/stores.ts";
-import { readRunIfExists } from "../platform/readers.ts";
+import { readRunIfExists, readStackIfExists } from "../platform/readers.ts";
+import { parseReference, sameReference } from "../image/reference.ts";
 
 /** Whether the flags ask for OCI layouts (`-oci` or `-layout`). */
 export function layoutMode(f: FlagReader): boolean {
@@ -56,18 +57,78 @@ export function buildUserOf(f: FlagReader): BuildUser {
   return { uid: f.int("uid"), gid: f.int("gid") };
 }
 
+/** Where the run image's name came from, for the lifecycle label: the image and its mirrors. */
+export interface RunImageChoice {
+  /** The run image to use. */
+  image: string;
+  /** The run.toml entry (Platform API >= 0.12) or stack.toml's `[run-image]` (< 0.12) it belongs to, if any. */
+  entry?: { image?: string; mirrors?: string[] };
+}
+
+/** The run image entries the platform's file offers: run.toml's `[[images]]` (>= 0.12), stack.toml's `[run-image]` (< 0.12). */
+export function runImageEntries(f: FlagReader, api: string): { image?: string; mirrors?: string[] }[] {
+  if (compareApi(api, "0.12") < 0) {
+    if (!("stack" in f.parsed.values)) return [];
+    const s = readStackIfExists(f.path("stack"));
+    return s?.["run-image"] ? [s["run-image"]] : [];
+  }
+  if (!("run" in f.parsed.values)) return [];
+  return readRunIfExists(f.path("run"))?.images ?? [];
+}
+
+/** Whether two references name the same image (after normalising). */
+function sameImage(a: string, b: string): boolean {
+  try {
+    return sameReference(a, b);
+  } catch {
+    return a === b;
+  }
+}
+
 /**
- * The run image: `-run-image`, else (with registries) the first image of run.toml. Layout mode requires
- * `-run-image`, as the RFC says.
+ * The run image (spec digest §10): `-run-image` when given; else (registries) the first entry of run.toml — or
+ * stack.toml's `[run-image]` before Platform API 0.12 — choosing among its image and mirrors the first readable one
+ * on the app image's registry, else the first readable one. Layout mode requires `-run-image`, as the RFC says.
  */
-export function runImageOf(f: FlagReader): string {
-  const given = f.string("run-image");
-  if (given) return given;
+export async function resolveRunImage(f: FlagReader, env: Record<string, string | undefined>, store: ImageStore, appImage: string): Promise<RunImageChoice> {
+  const api = platformApi(env);
+  const entries = runImageEntries(f, api);
+  const given = f.string("run-image") ?? (f.parsed.values.image !== undefined ? f.string("image") : undefined);
+  if (given) return { image: given, entry: entries.find((e) => [e.image, ...(e.mirrors ?? [])].some((c) => c && sameImage(c, given))) };
   if (layoutMode(f)) throw new PhaseError(ExitCode.invalidArgs, "-run-image is required when OCI feature is enabled");
-  const runToml = f.path("run");
-  const image = readRunIfExists(runToml)?.images?.[0]?.image;
-  if (!image) throw new PhaseError(ExitCode.invalidArgs, `-run-image is required: ${runToml} names no run image`);
-  return image;
+  const entry = entries[0];
+  const file = compareApi(api, "0.12") < 0
+    ? "stack" in f.parsed.values ? f.path("stack") : "stack.toml"
+    : "run" in f.parsed.values
+    ? f.path("run")
+    : "run.toml";
+  if (!entry?.image) {
+    throw new PhaseError(
+      ExitCode.invalidArgs,
+      compareApi(api, "0.12") < 0
+        ? `missing run image metadata (-run-image): ${file} names no run image`
+        : `-run-image is required when there is no run metadata available (${file} names no run image)`,
+    );
+  }
+  const candidates = [entry.image, ...(entry.mirrors ?? [])];
+  const readable = async (ref: string) => {
+    try {
+      return (await store.find(ref)) !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  const registryOf = (ref: string) => {
+    try {
+      return parseReference(ref).registry;
+    } catch {
+      return undefined;
+    }
+  };
+  const appRegistry = registryOf(appImage);
+  for (const c of candidates.filter((x) => registryOf(x) === appRegistry)) if (await readable(c)) return { image: c, entry };
+  for (const c of candidates) if (await readable(c)) return { image: c, entry };
+  throw new PhaseError(ExitCode.invalidArgs, `failed to find accessible run image: none of ${candidates.join(", ")} (from ${file}) can be read`);
 }
 
 /**

@@ -3,6 +3,8 @@ import { ExitCode, PhaseError } from "./errors.ts";
 
 /** Platform API versions the phases implement, oldest first. */
 export const SUPPORTED_PLATFORM_APIS = ["0.7", "0.8", "0.9", "0.10", "0.11", "0.12", "0.13", "0.14", "0.15"];
+/** The newest Platform API: what an unset `CNB_PLATFORM_API` means. */
+export const LATEST_PLATFORM_API = SUPPORTED_PLATFORM_APIS[SUPPORTED_PLATFORM_APIS.length - 1];
 /** Buildpack API versions the phases implement, oldest first. */
 export const SUPPORTED_BUILDPACK_APIS = ["0.7", "0.8", "0.9", "0.10", "0.11", "0.12"];
 

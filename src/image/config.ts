@@ -60,6 +60,8 @@ export interface ConfigChanges {
   created: string;
   /** diffIDs and history of the new layers, bottom first. */
   layers: { diffID: string; createdBy: string }[];
+  /** History as before Platform API 0.12: one `{created}` entry per layer, nothing kept of the run image's. */
+  plainHistory?: boolean;
 }
 
 /** The app image's config: a copy of the run image's with the changes applied. */
@@ -89,7 +91,7 @@ export function appConfig(run: ImageConfig, c: ConfigChanges): ImageConfig {
   const counted = history.filter((h) => !h.empty_layer).length;
   for (let i = counted; i < runLayers; i++) history.unshift({ created: NORMALIZED_CREATED });
   for (const l of c.layers) history.push({ created: c.created, created_by: l.createdBy });
-  cfg.history = history;
+  cfg.history = c.plainHistory ? cfg.rootfs.diff_ids.map(() => ({ created: c.created })) : history;
   return cfg;
 }
 

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { compareApi, LATEST_PLATFORM_API } from "../ground/api.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import type { Image } from "../image/image.ts";
@@ -27,6 +28,8 @@ export interface AnalyzeOptions {
   skipLayers?: boolean;
   /** Other names the app image will get (checked for form only in layout mode). */
   tags?: string[];
+  /** The Platform API in force (default: the newest): analyzed.toml's shape and the SBOM restore depend on it. */
+  platformApi?: string;
 }
 
 /** The run image's target, from its config and labels. */
@@ -46,6 +49,7 @@ export function targetOf(img: Image): Target {
  * @example await analyze({ store, image: "my-app-image", runImage: "cnb/run:bionic", layersDir, analyzedPath }, log)
  */
 export async function analyze(o: AnalyzeOptions, log: Logger): Promise<AnalyzedFile> {
+  const api = o.platformApi ?? LATEST_PLATFORM_API;
   const run = await o.store.find(o.runImage);
   if (!run) throw new PhaseError(ExitCode.analyze, `the run-image could not be found at path: ${o.store.whereIs(o.runImage)}`);
   log.debug(`Found run image ${o.runImage} at ${run.identifier}${run.isComplete() ? "" : " (sparse: some layer blobs are not on disk)"}`);
@@ -58,14 +62,16 @@ export async function analyze(o: AnalyzeOptions, log: Logger): Promise<AnalyzedF
     metadata = parseLifecycleLabel(label);
     if (label && !metadata) log.warn(`the ${Label.lifecycle} label of previous image ${prev.identifier} is not valid JSON; ignoring it`);
     log.debug(`Found previous image ${prevName} at ${prev.identifier}`);
-    if (!o.skipLayers && metadata?.sbom?.sha) await restoreSbom(prev, metadata.sbom.sha, o.layersDir, log);
+    // The previous image's SBOM layer comes back from Platform API 0.8 on.
+    if (!o.skipLayers && metadata?.sbom?.sha && compareApi(api, "0.8") >= 0) await restoreSbom(prev, metadata.sbom.sha, o.layersDir, log);
   } else {
     log.debug(`Previous image ${prevName} not found`);
   }
 
+  // Before Platform API 0.12, analyzed.toml's run image is its reference alone (no name, no target data).
   const analyzed: AnalyzedFile = {
     image: { reference: prev ? prev.identifier : "" },
-    "run-image": { image: o.runImage, reference: run.identifier, target: targetOf(run) },
+    "run-image": compareApi(api, "0.12") >= 0 ? { image: o.runImage, reference: run.identifier, target: targetOf(run) } : { reference: run.identifier },
   };
   if (metadata) analyzed.metadata = toAnalyzedToml(metadata) as LayersMetadata;
   writeToml(o.analyzedPath, analyzed);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
-import { checkBuildpackApi } from "../ground/api.ts";
+import { checkBuildpackApi, compareApi } from "../ground/api.ts";
 import type { AnalyzedFile, BuildMetadataFile, GroupFile, PlanFile, ProcessEntry, Require } from "../platform/files.ts";
 import { escapeID } from "../platform/files.ts";
 import { TomlFileError, writeToml } from "../platform/toml.ts";
@@ -87,13 +87,19 @@ class ProcessMap {
     }
   }
 
-  list(): ProcessEntry[] {
+  /**
+   * The processes for metadata.toml, sorted by type. Before Platform API 0.10 `command` is one string: the first
+   * entry, the others going in front of the args, as the reference writes it.
+   */
+  list(platformApi: string): ProcessEntry[] {
+    const stringCommand = compareApi(platformApi, "0.10") < 0;
     return [...this.byType.keys()]
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
       .map((t) => {
         const p = this.byType.get(t)!;
-        const e: ProcessEntry = { type: p.type, command: p.command };
-        if (p.args && p.args.length > 0) e.args = p.args;
+        const args = stringCommand ? [...p.command.slice(1), ...(p.args ?? [])] : p.args;
+        const e: ProcessEntry = { type: p.type, command: stringCommand ? p.command[0] : p.command };
+        if (args && args.length > 0) e.args = args;
         e.direct = p.direct;
         e["buildpack-id"] = p.buildpackId;
         if (p.workingDir) e["working-dir"] = p.workingDir;
@@ -230,12 +236,18 @@ export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetad
       log.debug(`Finished running build for buildpack ${bp.id}@${bp.version}`);
     }
 
-    log.debug("Copying SBOM files");
-    copySboms(opts.layersDir, sboms);
-    for (const [kind, entries] of [["launch", launchBom], ["build", buildBom]] as const) {
-      const dir = path.join(opts.layersDir, "sbom", kind);
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, "sbom.legacy.json"), legacyBom(entries));
+    // SBOM files are copied from Platform API 0.8; the legacy BOM goes to sbom.legacy.json from 0.9, before that
+    // into metadata.toml (and so into the build label).
+    if (compareApi(opts.platformApi, "0.8") >= 0) {
+      log.debug("Copying SBOM files");
+      copySboms(opts.layersDir, sboms);
+    }
+    if (compareApi(opts.platformApi, "0.9") >= 0) {
+      for (const [kind, entries] of [["launch", launchBom], ["build", buildBom]] as const) {
+        const dir = path.join(opts.layersDir, "sbom", kind);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "sbom.legacy.json"), legacyBom(entries));
+      }
     }
 
     const md: BuildMetadataFile = {
@@ -245,8 +257,9 @@ export async function build(opts: BuildOptions, log: Logger): Promise<BuildMetad
         if (g.homepage) e.homepage = g.homepage;
         return e;
       }),
-      processes: procs.list(),
+      processes: procs.list(opts.platformApi),
     };
+    if (compareApi(opts.platformApi, "0.9") < 0 && launchBom.length > 0) md.bom = launchBom;
     if (procs.defaultType) md["buildpack-default-process-type"] = procs.defaultType;
     if (labels.length > 0) md.labels = labels;
     if (slices.length > 0) md.slices = slices;

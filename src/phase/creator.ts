@@ -2,6 +2,7 @@
  * The creator (spec digest §4.6): analyze, detect, restore, build and export in one process, with the reference's
  * `===> PHASE` banners. Each phase is the one its own command runs; a failure carries that phase's exit code.
  */
+import { compareApi, LATEST_PLATFORM_API } from "../ground/api.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import type { AnalyzedFile, GroupFile } from "../platform/files.ts";
@@ -43,9 +44,12 @@ export async function create(o: CreateOptions, log: Logger): Promise<void> {
   log.info("===> DETECTING");
   const detected = await detect(o.detect, log);
 
-  log.info("===> RESTORING");
   const analyzed = readAnalyzed(o.analyze.analyzedPath);
-  await stage(ExitCode.restore, "restore", () => restore({ ...o.restore, analyzed, group: detected.group }, log));
+  // Before Platform API 0.10, -skip-restore skips the whole restore (store.toml too); from 0.10 only the layers.
+  if (!o.restore.skipLayers || compareApi(o.restore.platformApi ?? LATEST_PLATFORM_API, "0.10") >= 0) {
+    log.info("===> RESTORING");
+    await stage(ExitCode.restore, "restore", () => restore({ ...o.restore, analyzed, group: detected.group }, log));
+  }
 
   log.info("===> BUILDING");
   await stage(ExitCode.build, "build", () => build({ ...o.build, group: detected.group, plan: detected.plan, analyzed }, log));

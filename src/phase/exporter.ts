@@ -5,7 +5,10 @@
  * image when their diffID is unchanged — then the config with the labels, the manifest, report.toml and the cache.
  * The steps are in src/phase/export/.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { readBuildToml } from "../buildpack/files.ts";
+import { escapeID } from "../platform/files.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import type { Image } from "../image/image.ts";
@@ -16,6 +19,8 @@ import type { StatIndex } from "../layer/stat-index.ts";
 import type { Owner } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, GroupFile, LayersMetadata, ReportFile } from "../platform/files.ts";
 import { fromAnalyzedToml } from "../platform/labels.ts";
+import { compareApi } from "../ground/api.ts";
+import { sameReference } from "../image/reference.ts";
 import { readBuildMetadata, readProjectMetadataIfExists } from "../platform/readers.ts";
 import { Assembly } from "./export/assembly.ts";
 import { exportCache } from "./export/cache.ts";
@@ -30,6 +35,8 @@ export interface ExportOptions {
   images: string[];
   /** A run image named on the command line (the RFC's examples); else analyzed.toml's reference. */
   runImage?: string;
+  /** The run images run.toml (Platform API >= 0.12) or stack.toml (< 0.12) names, for the lifecycle label. */
+  runImageEntries?: { image?: string; mirrors?: string[] }[];
   analyzed: AnalyzedFile;
   group: GroupFile;
   layersDir: string;
@@ -56,6 +63,28 @@ export interface ExportResult {
   manifestSize: number;
   saved: { name: string; location: string }[];
   report: ReportFile;
+}
+
+/**
+ * report.toml's `[build]` before Platform API 0.9: the legacy BOM of every buildpack's build.toml, each entry with
+ * the buildpack it came from; undefined when there is none.
+ */
+function buildReport(layersDir: string, group: GroupFile): ReportFile["build"] {
+  const bom: unknown[] = [];
+  for (const bp of group.group) {
+    const file = path.join(layersDir, escapeID(bp.id), "build.toml");
+    if (fs.existsSync(file)) bom.push(...readBuildToml(file, { id: bp.id, version: bp.version }).bom);
+  }
+  return bom.length ? { bom } : undefined;
+}
+
+/** Whether two references name the same image; a reference that does not parse is compared as written. */
+function sameReferenceSafe(a: string, b: string): boolean {
+  try {
+    return sameReference(a, b);
+  } catch {
+    return a === b;
+  }
 }
 
 /** The run image (named on the command line, else analyzed.toml's) and the previous image, if readable. */
@@ -95,8 +124,17 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
 
   // Config and labels.
   const runName = o.runImage ?? o.analyzed["run-image"]?.image ?? run.identifier;
-  md["run-image"] = { "top-layer": run.layers().at(-1)?.diffID, reference: run.identifier, image: runName };
-  md.stack = { runImage: { image: runName } };
+  const top = run.layers().at(-1)?.diffID;
+  if (compareApi(o.platformApi, "0.12") >= 0) {
+    // The run.toml entry the run image belongs to, else the name it was given.
+    const entry = o.runImageEntries?.find((e) => [e.image, ...(e.mirrors ?? [])].some((c) => c && sameReferenceSafe(c, runName))) ?? { image: runName };
+    md["run-image"] = { "top-layer": top, reference: run.identifier, image: entry.image, mirrors: entry.mirrors?.length ? entry.mirrors : undefined };
+    md.stack = { runImage: { image: entry.image, ...(entry.mirrors?.length ? { mirrors: entry.mirrors } : {}) } };
+  } else {
+    // Before 0.12: runImage is the top layer and the reference; stack is stack.toml's [run-image] as it is.
+    md["run-image"] = { "top-layer": top, reference: run.identifier };
+    md.stack = { runImage: { ...(o.runImageEntries?.[0] ?? {}) } };
+  }
   const labels = imageLabels(md, buildMD, readProjectMetadataIfExists(o.projectMetadataPath), o, log);
   const config = imageConfig(run.config, labels, asm.layers, buildMD, o, log);
 
@@ -108,6 +146,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
     [...runDescriptors, ...asm.layers.map((l) => l.descriptor)],
     o.reportPath,
     log,
+    { build: compareApi(o.platformApi, "0.9") < 0 ? buildReport(o.layersDir, o.group) : undefined },
   );
   try {
     o.statIndex?.save();

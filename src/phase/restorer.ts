@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { compareApi, LATEST_PLATFORM_API } from "../ground/api.ts";
 import type { Logger } from "../ground/log.ts";
 import { VolumeCache } from "../cache/volume.ts";
 import { sha256 } from "../hash/sha256.ts";
@@ -21,10 +22,13 @@ export interface RestoreOptions {
   layersDir: string;
   cacheDir?: string;
   skipLayers?: boolean;
+  /** The Platform API in force (default: the newest). */
+  platformApi?: string;
 }
 
 /** Restores; resolves to the names of the layers whose contents came back from the cache. */
 export async function restore(o: RestoreOptions, log: Logger): Promise<string[]> {
+  const api = o.platformApi ?? LATEST_PLATFORM_API;
   const image = fromAnalyzedToml(o.analyzed.metadata as Record<string, unknown> | undefined);
   let cache: VolumeCache | undefined;
   if (o.cacheDir) {
@@ -51,8 +55,9 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
       if (l.cache && !fromCache?.layers?.[name]?.cache) continue;
       chosen.set(name, { meta: l, source: "image" });
     }
+    // Before Platform API 0.14 a cached layer that is also a launch layer comes back only with the app image's.
     for (const [name, l] of Object.entries(fromCache?.layers ?? {})) {
-      if (l.cache && !chosen.has(name)) chosen.set(name, { meta: l, source: "cache" });
+      if (l.cache && !chosen.has(name) && (!l.launch || compareApi(api, "0.14") >= 0)) chosen.set(name, { meta: l, source: "cache" });
     }
     for (const [name, { meta, source }] of [...chosen].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const id = `${bp.id}:${name}`;
@@ -86,6 +91,8 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
       restored.push(id);
     }
   }
+  // SBOMs are restored from Platform API 0.8.
+  if (compareApi(api, "0.8") < 0) return restored;
   if (!o.skipLayers && cache && cacheMD.sbom?.sha) {
     const tar = cache.committedTar(cacheMD.sbom.sha);
     const sbomRoot = path.join(o.layersDir, "sbom");

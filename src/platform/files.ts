@@ -106,7 +106,8 @@ export interface LayerMetadata {
 /** A process in metadata.toml. */
 export interface ProcessEntry {
   type: string;
-  command: string[];
+  /** An array from Platform API 0.10; one string before. */
+  command: string[] | string;
   args?: string[];
   direct?: boolean;
   "buildpack-id"?: string;
@@ -153,6 +154,12 @@ export interface ReportFile {
 /** run.toml */
 export interface RunFile {
   images?: { image: string; mirrors?: string[] }[];
+}
+
+/** stack.toml (Platform API < 0.12): the run image and its mirrors; pack also writes `[build-image]`. */
+export interface StackFile {
+  "run-image"?: { image?: string; mirrors?: string[] };
+  "build-image"?: { image?: string; mirrors?: string[] };
 }
 
 /** project-metadata.toml */

@@ -14,6 +14,7 @@ import type {
   ProcessEntry,
   ProjectMetadataFile,
   RunFile,
+  StackFile,
   StoreFile,
   SystemFile,
   Target,
@@ -289,6 +290,19 @@ export function readRunIfExists(file: string, what = "run.toml"): RunFile | unde
   const s = new Shape(file);
   const t = s.table(raw, "the file", true);
   return { images: s.tables(t.images, "images", (i, f) => compact({ image: s.str(i.image, `${f}.image`), mirrors: s.optStrings(i.mirrors, `${f}.mirrors`) })) };
+}
+
+/** stack.toml when it exists (Platform API < 0.12). */
+export function readStackIfExists(file: string, what = "stack.toml"): StackFile | undefined {
+  const raw = readTomlIfExists<unknown>(file, what);
+  if (raw === undefined) return undefined;
+  const s = new Shape(file);
+  const t = s.table(raw, "the file", true);
+  const part = (k: "run-image" | "build-image") => {
+    const p = s.optTable(t[k], k);
+    return p ? compact({ image: s.optStr(p.image, `${k}.image`), mirrors: s.optStrings(p.mirrors, `${k}.mirrors`) }) : undefined;
+  };
+  return compact({ "run-image": part("run-image"), "build-image": part("build-image") });
 }
 
 /** system.toml (Platform API 0.15). */

@@ -3,7 +3,7 @@ import { ExitCode } from "../../ground/errors.ts";
 import { platformApi } from "../../ground/api.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, oneImage, runImageOf, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, oneImage, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { analyze } from "../../phase/analyzer.ts";
 
 /** The analyzer command. */
@@ -30,10 +30,9 @@ export const analyzerCommand: Command = {
     "no-color",
   ),
   async run({ flags: f, log, env, privileges }) {
-    platformApi(env);
     const image = oneImage(f);
     const store = storeOf(f, env, "analyze");
-    const runImage = runImageOf(f);
+    const runImage = (await resolveRunImage(f, env, store, image)).image;
     warnInapplicableFlags(f, log);
     const layersDir = f.path("layers");
     await privileges?.drop(buildUserOf(f), { workDirs: [layersDir], volumes: [f.optionalPath("launch-cache")] });
@@ -47,6 +46,7 @@ export const analyzerCommand: Command = {
         analyzedPath: f.path("analyzed"),
         skipLayers: f.bool("skip-layers"),
         tags: f.list("tag"),
+        platformApi: platformApi(env),
       },
       log,
     );

@@ -5,7 +5,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import { refuseRoot } from "../../buildpack/privileges.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, oneImage, runImageOf, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, oneImage, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { BUILD_DIRS, buildDirsOf, detectInputsOf } from "./detector.ts";
 import { checkReportPath, EXPORT_FLAGS, exportInputsOf, exportWithPool } from "./exporter.ts";
 import { create } from "../../phase/creator.ts";
@@ -40,7 +40,7 @@ export const creatorCommand: Command = {
     }
     const store = storeOf(f, env, "create");
     warnInapplicableFlags(f, log);
-    const runImage = runImageOf(f);
+    const runImage = (await resolveRunImage(f, env, store, image)).image;
     const layersDir = f.path("layers");
     const cacheDir = f.optionalPath("cache-dir");
     const images = [image, ...f.list("tag")];
@@ -56,9 +56,18 @@ export const creatorCommand: Command = {
     const analyzedPath = f.path("analyzed");
     await create(
       {
-        analyze: { store, image, runImage, previousImage: f.string("previous-image"), layersDir, analyzedPath, skipLayers: f.bool("skip-layers") },
+        analyze: {
+          store,
+          image,
+          runImage,
+          previousImage: f.string("previous-image"),
+          layersDir,
+          analyzedPath,
+          skipLayers: f.bool("skip-layers"),
+          platformApi: api,
+        },
         detect: detectInputsOf(f, env, api),
-        restore: { layersDir, cacheDir, skipLayers: f.bool("skip-restore") },
+        restore: { layersDir, cacheDir, skipLayers: f.bool("skip-restore"), platformApi: api },
         build: { ...dirs, layersDir },
         export: (group, analyzed) =>
           exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, { group, analyzed, runImage: null }), log, tuning),

@@ -1,6 +1,6 @@
 /** `exporter [flags] <image> [<image>...]`: its flags, resolved into the exporter's inputs (phase/exporter.ts). */
 import * as path from "node:path";
-import { platformApi } from "../../ground/api.ts";
+import { compareApi, platformApi } from "../../ground/api.ts";
 import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import type { FlagReader } from "../../ground/flags.ts";
 import type { Logger } from "../../ground/log.ts";
@@ -13,7 +13,7 @@ import { readAnalyzed, readAnalyzedIfExists, readGroup } from "../../platform/re
 import { unwritable } from "../../platform/toml.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, runImageEntries, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import type { Tuning } from "../tuning.ts";
 import { parseDuration } from "./gc.ts";
 import { exportImage, type ExportOptions, type ExportResult } from "../../phase/exporter.ts";
@@ -45,10 +45,17 @@ export function exportInputsOf(
   given: { group?: GroupFile; analyzed?: AnalyzedFile; runImage?: string | null } = {},
 ): ExportOptions {
   const layersDir = f.path("layers");
+  const api = platformApi(env);
+  // Before Platform API 0.12 the run image is analyzed.toml's alone: -run-image is refused, CNB_RUN_IMAGE (which
+  // kpack sets) ignored, as the reference does. From 0.12 -run-image names it (the RFC's examples).
+  if (compareApi(api, "0.12") < 0 && f.given("run-image")) {
+    throw new PhaseError(ExitCode.invalidArgs, "-run-image is unsupported: the exporter takes the run image from analyzed.toml");
+  }
   return {
     store,
     images,
-    runImage: given.runImage === null ? undefined : f.string("run-image"),
+    runImage: given.runImage === null || compareApi(api, "0.12") < 0 ? undefined : f.string("run-image"),
+    runImageEntries: runImageEntries(f, api),
     analyzed: given.analyzed ?? readAnalyzed(f.path("analyzed")),
     group: given.group ?? readGroup(f.path("group")),
     layersDir,

@@ -38,7 +38,14 @@ export const restorerCommand: Command = {
     const cacheDir = f.optionalPath("cache-dir");
     await privileges?.drop(buildUserOf(f), { workDirs: [layersDir], volumes: [cacheDir] });
     await restore(
-      { analyzed: readAnalyzed(f.path("analyzed")), group: readGroup(f.path("group")), layersDir, cacheDir, skipLayers: f.bool("skip-layers") },
+      {
+        analyzed: readAnalyzed(f.path("analyzed")),
+        group: readGroup(f.path("group")),
+        layersDir,
+        cacheDir,
+        skipLayers: f.bool("skip-layers"),
+        platformApi: platformApi(env),
+      },
       log,
     );
     return ExitCode.ok;

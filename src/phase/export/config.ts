@@ -7,7 +7,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import type { Logger } from "../../ground/log.ts";
 import { VERSION } from "../../ground/version.ts";
 import type { ImageConfig } from "../../image/types.ts";
-import { appConfig, createdTime } from "../../image/config.ts";
+import { appConfig, createdTime, NORMALIZED_CREATED } from "../../image/config.ts";
 import type { BuildMetadataFile, LayersMetadata, ProjectMetadataFile } from "../../platform/files.ts";
 import { Label, toLabelJson } from "../../platform/labels.ts";
 import type { NewLayer } from "./assembly.ts";
@@ -34,7 +34,8 @@ export function buildLabel(m: BuildMetadataFile, platformApi: string): Record<st
     launcher: { version: VERSION, source: { git: { repository: "cnb-lifecycle", commit: "" } } },
     processes: (m.processes ?? []).map((p) => ({
       type: p.type,
-      command: p.command,
+      // One string before Platform API 0.10 (metadata.toml has the rest of it in the args), as the reference writes it.
+      command: compareApi(platformApi, "0.10") < 0 && Array.isArray(p.command) ? p.command[0] : p.command,
       args: p.args ?? [],
       direct: p.direct ?? true,
       buildpackID: p["buildpack-id"] ?? "",
@@ -105,7 +106,9 @@ export function imageConfig(
     entrypoint: chooseEntrypoint(buildMD, o.processType, log),
     workingDir: o.appDir,
     labels,
-    created: createdTime(o.sourceDateEpoch, (m) => log.warn(m)),
+    // SOURCE_DATE_EPOCH counts from Platform API 0.9; history with created_by from 0.12.
+    created: compareApi(o.platformApi, "0.9") >= 0 ? createdTime(o.sourceDateEpoch, (m) => log.warn(m)) : NORMALIZED_CREATED,
     layers: layers.map((l) => ({ diffID: l.diffID, createdBy: l.createdBy })),
+    plainHistory: compareApi(o.platformApi, "0.12") < 0,
   });
 }

@@ -27,7 +27,7 @@ export async function saveAndReport(
   layers: Descriptor[],
   reportPath: string,
   log: Logger,
-  opts: { manifestSize?: boolean } = {},
+  opts: { manifestSize?: boolean; build?: ReportFile["build"] } = {},
 ): Promise<Saved> {
   const configDesc = await sink.writeBlob(configBytes(config), typesOf(family).config);
   const manifest = appManifest(family, configDesc, layers);
@@ -41,6 +41,7 @@ export async function saveAndReport(
   const report: ReportFile = {
     image: { tags: sink.names.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size },
   };
+  if (opts.build) report.build = opts.build;
   writeToml(reportPath, report);
   return { manifest: manifestDesc, saved, report };
 }
