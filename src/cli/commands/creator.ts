@@ -63,7 +63,7 @@ export const creatorCommand: Command = {
           previousImage: f.string("previous-image"),
           layersDir,
           analyzedPath,
-          skipLayers: f.bool("skip-layers"),
+          skipLayers: f.bool("skip-layers") || f.bool("skip-restore"),
           platformApi: api,
         },
         detect: detectInputsOf(f, env, api),
