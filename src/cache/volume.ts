@@ -10,23 +10,16 @@ import { sha256 } from "../hash/sha256.ts";
 import { commitTemp, discardTemp, fillTempAsync, fsyncDir, tempPathFor, writeAll, writeFileAtomic, yieldToEventLoop } from "../fsutil/atomic.ts";
 import type { TarEntry } from "../layer/tar-entries.ts";
 import { tarChunks } from "../layer/tar-writer.ts";
-import type { BuildpackLayersMetadata } from "../platform/files.ts";
+import { CACHE_METADATA, type CacheMetadata, type CacheWriter, checkCacheMetadata, type LayerCache } from "./cache.ts";
 
-/** The cache metadata file's name. */
-export const CACHE_METADATA = "io.buildpacks.lifecycle.cache.metadata";
-
-/** The cache metadata (the same shape as the lifecycle label's buildpacks part). */
-export interface CacheMetadata {
-  sbom?: { sha: string };
-  buildpacks: BuildpackLayersMetadata[];
-}
+export { CACHE_METADATA, type CacheMetadata } from "./cache.ts";
 
 /** A cache directory. */
-export class VolumeCache {
+export class VolumeCache implements LayerCache {
   readonly committed: string;
   readonly staging: string;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, private readonly warn: (message: string) => void = () => {}) {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`the cache directory ${dir} does not exist`);
     this.committed = path.join(dir, "committed");
     this.staging = path.join(dir, "staging");
@@ -36,7 +29,11 @@ export class VolumeCache {
    * The committed metadata; empty when missing or unreadable (as the reference treats it), with a warning through
    * `warn` when it is there but not what a cache metadata file holds.
    */
-  metadata(warn?: (message: string) => void): CacheMetadata {
+  metadata(): Promise<CacheMetadata> {
+    return Promise.resolve(this.metadataSync());
+  }
+
+  private metadataSync(): CacheMetadata {
     const file = path.join(this.committed, CACHE_METADATA);
     let text: string;
     try {
@@ -47,7 +44,7 @@ export class VolumeCache {
     try {
       return checkCacheMetadata(JSON.parse(text));
     } catch (e) {
-      warn?.(`the cache metadata ${file} cannot be used (${(e as Error).message}); the cache is read as empty`);
+      this.warn(`the cache metadata ${file} cannot be used (${(e as Error).message}); the cache is read as empty`);
       return { buildpacks: [] };
     }
   }
@@ -97,6 +94,28 @@ export class VolumeCache {
     return diffID;
   }
 
+  get description(): string {
+    return `the cache directory ${this.dir}`;
+  }
+
+  /** The committed tar of a layer (verified by the reader against its name). */
+  layerTar(diffID: string): Promise<string | undefined> {
+    return Promise.resolve(this.committedTar(diffID));
+  }
+
+  /** Nothing to do: the tar is the cache's own. */
+  release(): void {}
+
+  /** Staging, to be swapped in for committed. */
+  writer(): Promise<CacheWriter> {
+    this.startStaging();
+    return Promise.resolve({
+      reuse: (diffID) => Promise.resolve(this.reuse(diffID)),
+      add: (entries) => this.add(entries),
+      commit: (meta) => Promise.resolve(this.commit(meta)),
+    });
+  }
+
   /** Writes the metadata to staging and swaps staging in for committed. */
   commit(meta: CacheMetadata): void {
     writeFileAtomic(path.join(this.staging, CACHE_METADATA), JSON.stringify(meta));
@@ -113,21 +132,4 @@ export class VolumeCache {
     fsyncDir(this.dir);
     fs.rmSync(backup, { recursive: true, force: true });
   }
-}
-
-/** Checks the shape of cache metadata JSON; throws naming the field that does not fit. */
-export function checkCacheMetadata(j: unknown): CacheMetadata {
-  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-  if (!isObj(j)) throw new Error("it is not a JSON object");
-  if (j.sbom !== undefined && !(isObj(j.sbom) && typeof j.sbom.sha === "string")) throw new Error('"sbom" must be an object with a "sha" string');
-  const bps = j.buildpacks ?? [];
-  if (!Array.isArray(bps)) throw new Error('"buildpacks" must be an array');
-  bps.forEach((b, i) => {
-    if (!isObj(b) || typeof b.key !== "string") throw new Error(`"buildpacks[${i}]" must be an object with a "key" string`);
-    if (b.layers !== undefined && !isObj(b.layers)) throw new Error(`"buildpacks[${i}].layers" must be an object`);
-    for (const [name, l] of Object.entries((b.layers as Record<string, unknown>) ?? {})) {
-      if (!isObj(l) || typeof l.sha !== "string") throw new Error(`"buildpacks[${i}].layers.${name}" must be an object with a "sha" string`);
-    }
-  });
-  return { ...(j as object), buildpacks: bps } as CacheMetadata;
 }

@@ -115,7 +115,7 @@ const specs: FlagSpec[] = [
 
   // Caches.
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "path to the cache directory" },
-  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image (not supported yet: ignored with a warning)" },
+  { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image: in a registry, or a layout in layout mode (wins over -cache-dir)" },
   { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
 
   // What the phases do.

@@ -9,6 +9,10 @@ import type { FlagReader } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
 import type { BuildUser } from "../buildpack/privileges.ts";
 import type { ImageStore } from "../image/store.ts";
+import type { LayerCache } from "../cache/cache.ts";
+import { ImageCache } from "../cache/image.ts";
+import { VolumeCache } from "../cache/volume.ts";
+import type { LayerPool } from "../layer/pool.ts";
 import { selectStore, type StoreChoice } from "../image/stores.ts";
 import { readRunIfExists, readStackIfExists } from "../platform/readers.ts";
 import { parseReference, sameReference } from "../image/reference.ts";
@@ -138,10 +142,22 @@ export async function resolveRunImage(f: FlagReader, env: Record<string, string 
 export function warnInapplicableFlags(f: FlagReader, log: Logger): void {
   const has = (n: string) => n in f.parsed.values;
   if (has("launch-cache") && f.string("launch-cache") && !f.bool("daemon")) log.warn("Ignoring -launch-cache, only intended for use with -daemon");
-  if (has("cache-image") && f.string("cache-image")) {
-    log.warn(
-      `Ignoring -cache-image ${f.string("cache-image")}: this lifecycle does not read or write cache images yet; no cached data comes from it (use -cache-dir)`,
-    );
+}
+
+/**
+ * The layer cache the flags name: `-cache-image` (in the store: a registry, or a layout in layout mode), which wins
+ * over `-cache-dir`; undefined for none, or (with a warning) for a cache directory that does not exist.
+ */
+export function cacheOf(f: FlagReader, env: Record<string, string | undefined>, store: ImageStore, log: Logger, pool?: LayerPool): LayerCache | undefined {
+  const image = f.string("cache-image");
+  if (image) return new ImageCache({ store, ref: image, log, pool, deleteOld: compareApi(platformApi(env), "0.13") < 0 });
+  const dir = f.optionalPath("cache-dir");
+  if (!dir) return undefined;
+  try {
+    return new VolumeCache(dir, (m) => log.warn(m));
+  } catch (e) {
+    log.warn(`${(e as Error).message}; no cached data is used and none is kept`);
+    return undefined;
   }
 }
 

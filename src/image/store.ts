@@ -32,6 +32,8 @@ export interface ImageStore {
    * than `minAgeMs` (layout garbage collection); a store where that does not apply says so and does nothing.
    */
   collectGarbage(saved: { name: string; location: string }[], minAgeMs: number, log: Logger): Promise<void>;
+  /** Deletes an image by its identifier where the store can (a registry's manifest); absent where it cannot. */
+  deleteImage?(identifier: string): Promise<void>;
 }
 
 /** Where a new image's blobs and manifest go. */

@@ -15,6 +15,7 @@ import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import { familyOf } from "../image/config.ts";
 import type { LayerPool } from "../layer/pool.ts";
+import type { LayerCache } from "../cache/cache.ts";
 import type { StatIndex } from "../layer/stat-index.ts";
 import type { Owner } from "../layer/tar-entries.ts";
 import type { AnalyzedFile, GroupFile, LayersMetadata, ReportFile } from "../platform/files.ts";
@@ -46,6 +47,9 @@ export interface ExportOptions {
   owner: Owner;
   reportPath: string;
   projectMetadataPath: string;
+  /** The layer cache to write (a volume or an image). */
+  cache?: LayerCache;
+  /** A cache directory that also keeps the compressed launcher layer. */
   cacheDir?: string;
   platformApi: string;
   sourceDateEpoch?: string;
@@ -162,11 +166,11 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   }
 
   // The cache.
-  if (o.cacheDir) {
+  if (o.cache) {
     try {
-      await exportCache(o.cacheDir, o.layersDir, o.group, o.owner, log);
+      await exportCache(o.cache, o.layersDir, o.group, o.owner, log);
     } catch (e) {
-      log.warn(`failed to export the cache: ${(e as Error).message}`);
+      log.warn(`failed to export the cache to ${o.cache.description}: ${(e as Error).message}`);
     }
   }
   return { digest: manifest.digest, manifestSize: manifest.size, saved, report };

@@ -4,6 +4,7 @@
  * image); the run image's layers are replaced; the config is the new run image's with the app's container config;
  * the lifecycle label and the base labels follow the new run image.
  */
+import { compareApi, LATEST_PLATFORM_API } from "../ground/api.ts";
 import { ExitCode, PhaseError } from "../ground/errors.ts";
 import type { Logger } from "../ground/log.ts";
 import { familyOf, layerTypeIn, NORMALIZED_CREATED } from "../image/config.ts";
@@ -25,11 +26,41 @@ export interface RebaseOptions {
   runImage?: string;
   force?: boolean;
   reportPath: string;
+  /** The Platform API in force (default: the newest): before 0.12 only the stack labels move with the run image. */
+  platformApi?: string;
 }
 
-/** The labels that describe the run image and move with it. */
-function isBaseLabel(k: string): boolean {
-  return k.startsWith("io.buildpacks.base.") || k.startsWith("io.buildpacks.stack.");
+/** The labels that describe the run image and move with it (`io.buildpacks.base.*` from Platform API 0.12). */
+function isBaseLabel(k: string, api: string): boolean {
+  return (compareApi(api, "0.12") >= 0 && k.startsWith("io.buildpacks.base.")) || k.startsWith("io.buildpacks.stack.");
+}
+
+/**
+ * Stack check for an app image built before Platform API 0.12: the same `io.buildpacks.stack.id` on both images,
+ * and every mixin the app image's run image had on the new one (stage prefixes `run:`/`build:` aside).
+ */
+function checkStack(app: Image, run: Image): string | undefined {
+  const appStack = app.labels()[Label.stackId];
+  const runStack = run.labels()[Label.stackId];
+  if (!appStack) return "stack not defined on app image";
+  if (!runStack) return "stack not defined on new base image";
+  if (appStack !== runStack) return `incompatible stack: '${runStack}' is not compatible with '${appStack}'`;
+  const mixins = (img: Image) => {
+    try {
+      const v = JSON.parse(img.labels()["io.buildpacks.stack.mixins"] ?? "[]");
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").map((x) => x.replace(/^(run|build):/, "")) : [];
+    } catch {
+      return [];
+    }
+  };
+  const have = new Set(mixins(run));
+  const missing = mixins(app).filter((m) => !have.has(m));
+  return missing.length ? `missing required mixin(s): ${missing.join(", ")}` : undefined;
+}
+
+/** The Platform API an app image was built with (its `CNB_PLATFORM_API` env), if it says. */
+function builtWith(app: Image): string | undefined {
+  return (app.config.config?.Env ?? []).find((e) => e.startsWith("CNB_PLATFORM_API="))?.slice("CNB_PLATFORM_API=".length);
 }
 
 /** Target check (Platform ≥ 0.12): os and arch equal; variant and distro equal where both are set. */
@@ -52,6 +83,7 @@ function checkTarget(app: Image, run: Image): string | undefined {
  * @example await rebase({ store, images: ["my-app"], runImage: "cnb/run:v2", reportPath }, log)
  */
 export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile> {
+  const api = o.platformApi ?? LATEST_PLATFORM_API;
   const appName = o.previousImage || o.images[0];
   const app = await o.store.find(appName);
   if (!app) throw new PhaseError(ExitCode.rebase, `the app image could not be found at path: ${o.store.whereIs(appName)}`);
@@ -67,13 +99,16 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   const run = await o.store.find(runName);
   if (!run) throw new PhaseError(ExitCode.rebase, `the run-image could not be found at path: ${o.store.whereIs(runName)}`);
   const known = [oldRun?.image, ...(oldRun?.mirrors ?? [])].filter((x): x is string => !!x);
-  if (known.length && !known.some((k) => sameReference(k, runName)) && !o.force) {
+  // From Platform API 0.12 a run image the label does not name needs -force.
+  if (compareApi(api, "0.12") >= 0 && known.length && !known.some((k) => sameReference(k, runName)) && !o.force) {
     throw new PhaseError(
       ExitCode.rebase,
       `new run image ${runName} is not the app image's run image or one of its mirrors (${known.join(", ")}); use -force to rebase onto it`,
     );
   }
-  const mismatch = checkTarget(app, run);
+  // Images built before Platform API 0.12 carry stacks, not targets.
+  const appApi = builtWith(app);
+  const mismatch = !appApi || compareApi(appApi, "0.12") < 0 ? checkStack(app, run) : checkTarget(app, run);
   if (mismatch && !o.force) throw new PhaseError(ExitCode.rebase, `cannot rebase: ${mismatch}; use -force to rebase anyway`);
 
   // The app's own layers: everything above the old run image's top layer.
@@ -97,8 +132,8 @@ export async function rebase(o: RebaseOptions, log: Logger): Promise<ReportFile>
   config.created = app.config.created ?? NORMALIZED_CREATED;
   config.config = structuredClone(app.config.config ?? {});
   const newLabels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config.config.Labels ?? {})) if (!isBaseLabel(k)) newLabels[k] = v;
-  for (const [k, v] of Object.entries(run.labels())) if (isBaseLabel(k)) newLabels[k] = v;
+  for (const [k, v] of Object.entries(config.config.Labels ?? {})) if (!isBaseLabel(k, api)) newLabels[k] = v;
+  for (const [k, v] of Object.entries(run.labels())) if (isBaseLabel(k, api)) newLabels[k] = v;
   const newMD = { ...md, "run-image": { ...(oldRun ?? {}), "top-layer": runLayers.at(-1)?.diffID, reference: run.identifier } };
   if (!known.some((k) => sameReference(k, runName))) {
     newMD["run-image"] = { ...newMD["run-image"], image: runName, mirrors: [] };

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { compareApi, LATEST_PLATFORM_API } from "../ground/api.ts";
 import type { Logger } from "../ground/log.ts";
-import { VolumeCache } from "../cache/volume.ts";
+import type { LayerCache } from "../cache/cache.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { extractTar, fileChunks } from "../layer/tar-reader.ts";
 import type { AnalyzedFile, GroupFile, LayerMetadata } from "../platform/files.ts";
@@ -20,7 +20,8 @@ export interface RestoreOptions {
   analyzed: AnalyzedFile;
   group: GroupFile;
   layersDir: string;
-  cacheDir?: string;
+  /** The layer cache to restore from (a volume or an image). */
+  cache?: LayerCache;
   skipLayers?: boolean;
   /** The Platform API in force (default: the newest). */
   platformApi?: string;
@@ -30,15 +31,8 @@ export interface RestoreOptions {
 export async function restore(o: RestoreOptions, log: Logger): Promise<string[]> {
   const api = o.platformApi ?? LATEST_PLATFORM_API;
   const image = fromAnalyzedToml(o.analyzed.metadata as Record<string, unknown> | undefined);
-  let cache: VolumeCache | undefined;
-  if (o.cacheDir) {
-    try {
-      cache = new VolumeCache(o.cacheDir);
-    } catch (e) {
-      log.warn(`${(e as Error).message}; nothing is restored from it`);
-    }
-  }
-  const cacheMD = cache ? cache.metadata((m) => log.warn(m)) : { buildpacks: [] };
+  const cache = o.cache;
+  const cacheMD = cache ? await cache.metadata() : { buildpacks: [] };
   const restored: string[] = [];
   for (const bp of o.group.group) {
     const bpDir = path.join(o.layersDir, escapeID(bp.id));
@@ -74,7 +68,7 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
         fs.rmSync(tomlPath, { force: true });
         continue;
       }
-      const tar = cache.committedTar(cached.sha);
+      const tar = await cache.layerTar(cached.sha);
       if (!tar) {
         log.warn(`layer '${id}' is missing from the cache (${cached.sha}); it is not restored`);
         continue;
@@ -84,19 +78,30 @@ export async function restore(o: RestoreOptions, log: Logger): Promise<string[]>
       const actual = `sha256:${h.hex()}`;
       if (actual !== cached.sha) {
         log.warn(`cached layer '${id}' is corrupt: ${tar} hashes to ${actual}, not ${cached.sha}; it is not restored`);
+        cache.release(tar);
         continue;
       }
       log.info(`Restoring data for '${id}' from cache`);
-      await extractTar(fileChunks(tar), [{ image: bpDir, disk: bpDir }]);
+      try {
+        await extractTar(fileChunks(tar), [{ image: bpDir, disk: bpDir }]);
+      } finally {
+        cache.release(tar);
+      }
       restored.push(id);
     }
   }
   // SBOMs are restored from Platform API 0.8.
   if (compareApi(api, "0.8") < 0) return restored;
   if (!o.skipLayers && cache && cacheMD.sbom?.sha) {
-    const tar = cache.committedTar(cacheMD.sbom.sha);
+    const tar = await cache.layerTar(cacheMD.sbom.sha);
     const sbomRoot = path.join(o.layersDir, "sbom");
-    if (tar) await extractTar(fileChunks(tar), [{ image: sbomRoot, disk: sbomRoot }]);
+    if (tar) {
+      try {
+        await extractTar(fileChunks(tar), [{ image: sbomRoot, disk: sbomRoot }]);
+      } finally {
+        cache.release(tar);
+      }
+    }
   }
   copyLayerSboms(o, log);
   return restored;

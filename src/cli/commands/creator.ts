@@ -5,7 +5,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import { refuseRoot } from "../../buildpack/privileges.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, oneImage, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, cacheOf, oneImage, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { BUILD_DIRS, buildDirsOf, detectInputsOf } from "./detector.ts";
 import { checkReportPath, EXPORT_FLAGS, exportInputsOf, exportWithPool } from "./exporter.ts";
 import { create } from "../../phase/creator.ts";
@@ -47,7 +47,12 @@ export const creatorCommand: Command = {
     await privileges?.drop(buildUserOf(f), {
       volumes: [cacheDir, f.optionalPath("launch-cache")],
       workDirs: [layersDir],
-      prepare: async (user) => store.prepareOutput(images, user, [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined)),
+      prepare: async (user) =>
+        store.prepareOutput(
+          [...images, ...[f.string("cache-image")].filter((x) => x !== undefined)],
+          user,
+          [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined),
+        ),
     });
     refuseRoot("create", env);
     checkReportPath(f.path("report"), ExitCode.export, "built");
@@ -67,10 +72,10 @@ export const creatorCommand: Command = {
           platformApi: api,
         },
         detect: detectInputsOf(f, env, api),
-        restore: { layersDir, cacheDir, skipLayers: f.bool("skip-restore"), platformApi: api },
+        restore: { layersDir, cache: cacheOf(f, env, store, log), skipLayers: f.bool("skip-restore"), platformApi: api },
         build: { ...dirs, layersDir },
         export: (group, analyzed) =>
-          exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, { group, analyzed, runImage: null }), log, tuning),
+          exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, log, { group, analyzed, runImage: null }), log, tuning),
       },
       log,
     );

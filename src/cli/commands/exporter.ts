@@ -13,7 +13,7 @@ import { readAnalyzed, readAnalyzedIfExists, readGroup } from "../../platform/re
 import { unwritable } from "../../platform/toml.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, runImageEntries, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, cacheOf, runImageEntries, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import type { Tuning } from "../tuning.ts";
 import { parseDuration } from "./gc.ts";
 import { exportImage, type ExportOptions, type ExportResult } from "../../phase/exporter.ts";
@@ -42,6 +42,7 @@ export function exportInputsOf(
   tuning: Tuning,
   store: ImageStore,
   pool: LayerPool,
+  log: Logger,
   given: { group?: GroupFile; analyzed?: AnalyzedFile; runImage?: string | null } = {},
 ): ExportOptions {
   const layersDir = f.path("layers");
@@ -66,6 +67,7 @@ export function exportInputsOf(
     reportPath: f.path("report"),
     projectMetadataPath: f.path("project-metadata"),
     cacheDir: f.optionalPath("cache-dir"),
+    cache: cacheOf(f, env, store, log, pool),
     platformApi: platformApi(env),
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     execEnv: env.CNB_EXEC_ENV || "production",
@@ -136,10 +138,11 @@ export const exporterCommand: Command = {
     warnInapplicableFlags(f, log);
     await privileges?.drop(buildUserOf(f), {
       volumes: [f.optionalPath("cache-dir"), f.optionalPath("launch-cache")],
-      prepare: async (user) => store.prepareOutput(images, user, await runImageSources(store, f)),
+      prepare: async (user) =>
+        store.prepareOutput([...images, ...[f.string("cache-image")].filter((x) => x !== undefined)], user, await runImageSources(store, f)),
     });
     checkReportPath(f.path("report"), ExitCode.export, "exported");
-    await exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool), log, tuning);
+    await exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, log), log, tuning);
     return ExitCode.ok;
   },
 };

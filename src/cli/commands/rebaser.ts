@@ -27,7 +27,15 @@ export const rebaserCommand: Command = {
     const report = f.path("report");
     const why = unwritable(report);
     if (why) throw new PhaseError(ExitCode.rebase, `cannot write the report to ${report} (-report, CNB_REPORT_PATH): ${why}; nothing was rebased`);
-    await rebase({ store, images, previousImage: f.string("previous-image"), runImage, force: f.bool("force"), reportPath: report }, log);
+    await rebase({
+      store,
+      images,
+      previousImage: f.string("previous-image"),
+      runImage,
+      force: f.bool("force"),
+      reportPath: report,
+      platformApi: platformApi(env),
+    }, log);
     return ExitCode.ok;
   },
 };

@@ -4,7 +4,7 @@ import { platformApi } from "../../ground/api.ts";
 import { readAnalyzed, readGroup } from "../../platform/readers.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, noPositionals, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, cacheOf, noPositionals, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { restore } from "../../phase/restorer.ts";
 
 /** The restorer command. */
@@ -32,7 +32,7 @@ export const restorerCommand: Command = {
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     noPositionals(f);
-    storeOf(f, env, "restore"); // refuses -oci with -daemon or -publish
+    const store = storeOf(f, env, "restore");
     warnInapplicableFlags(f, log);
     const layersDir = f.path("layers");
     const cacheDir = f.optionalPath("cache-dir");
@@ -42,7 +42,7 @@ export const restorerCommand: Command = {
         analyzed: readAnalyzed(f.path("analyzed")),
         group: readGroup(f.path("group")),
         layersDir,
-        cacheDir,
+        cache: cacheOf(f, env, store, log),
         skipLayers: f.bool("skip-layers"),
         platformApi: platformApi(env),
       },

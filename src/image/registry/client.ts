@@ -250,6 +250,15 @@ export class RegistryClient {
     await res.body?.cancel();
   }
 
+  /** Deletes a manifest by digest (registries may refuse: 405 when deletes are disabled). */
+  async deleteManifest(repo: string, digest: string): Promise<void> {
+    const res = await this.request("DELETE", `/v2/${repo}/manifests/${digest}`, { scope: `repository:${repo}:delete,push,pull` });
+    await res.body?.cancel();
+    if (res.status !== 202 && res.status !== 200) {
+      throw new RegistryError(res.status, `cannot delete manifest ${this.registry}/${repo}@${digest}: HTTP ${res.status}`);
+    }
+  }
+
   /** Puts a manifest under a tag (or digest). */
   async putManifest(repo: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<void> {
     const res = await this.request("PUT", `/v2/${repo}/manifests/${reference}`, {

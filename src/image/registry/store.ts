@@ -183,6 +183,13 @@ export class RegistryStore implements ImageStore {
     log.warn("-oci-gc applies to OCI layouts only; the image went to a registry, so nothing was collected");
   }
 
+  /** Deletes the manifest `<registry>/<repository>@<digest>`. */
+  async deleteImage(identifier: string): Promise<void> {
+    const r = parseReference(identifier);
+    if (!r.digest) throw new RegistryError(0, `cannot delete ${identifier}: not a digest reference`);
+    await this.client(r.registry).deleteManifest(r.repository, r.digest);
+  }
+
   /** Nothing to prepare: a registry sink writes only a temporary directory of its own. */
   async prepareOutput(): Promise<void> {}
 }

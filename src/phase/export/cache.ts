@@ -4,24 +4,31 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import type { Logger } from "../../ground/log.ts";
-import { type CacheMetadata, VolumeCache } from "../../cache/volume.ts";
+import type { CacheMetadata, LayerCache } from "../../cache/cache.ts";
 import { layerNames, readLayerToml } from "../../buildpack/files.ts";
 import { tarDiffID } from "../../layer/pipeline.ts";
-import { dirLayerEntries, type Owner } from "../../layer/tar-entries.ts";
+import { dirLayerEntries, type Owner, type TarEntry } from "../../layer/tar-entries.ts";
 import type { BuildpackLayersMetadata, GroupFile, LayerMetadata } from "../../platform/files.ts";
 import { escapeID } from "../../platform/files.ts";
 
 /**
- * Writes the cache for the group's buildpacks into `cacheDir`.
+ * Writes the next version of `cache` for the group's buildpacks: each `cache=true` layer with contents (reused
+ * when its diffID is the cached one), then the cached SBOMs.
  *
- * @example await exportCache("/cache", "/layers", group, { uid: 1000, gid: 1000 }, log)
+ * @example await exportCache(new VolumeCache("/cache"), "/layers", group, { uid: 1000, gid: 1000 }, log)
  */
-export async function exportCache(cacheDir: string, layersDir: string, group: GroupFile, owner: Owner, log: Logger): Promise<void> {
-  const cache = new VolumeCache(cacheDir);
-  const old = cache.metadata((m) => log.warn(m));
-  cache.startStaging();
+export async function exportCache(cache: LayerCache, layersDir: string, group: GroupFile, owner: Owner, log: Logger): Promise<void> {
+  const old = await cache.metadata();
+  const w = await cache.writer();
+  const addOrReuse = async (id: string, entries: () => Iterable<TarEntry>, oldSha: string | undefined): Promise<string> => {
+    if (oldSha && (await tarDiffID(entries())).diffID === oldSha && (await w.reuse(oldSha))) {
+      log.info(`Reusing cache layer '${id}'`);
+      return oldSha;
+    }
+    log.info(`Adding cache layer '${id}'`);
+    return await w.add(entries());
+  };
   const meta: CacheMetadata = { buildpacks: [] };
   for (const bp of group.group) {
     const bpDir = path.join(layersDir, escapeID(bp.id));
@@ -32,28 +39,21 @@ export async function exportCache(cacheDir: string, layersDir: string, group: Gr
       const types = toml.types;
       const layerDir = path.join(bpDir, name);
       if (!types.cache) continue;
-      if (!fs.existsSync(layerDir)) {
-        throw new PhaseError(ExitCode.export, `layer '${bp.id}:${name}' is marked cache=true but has no contents`);
-      }
       const id = `${bp.id}:${name}`;
-      const entries = () => dirLayerEntries({ disk: layerDir, image: layerDir }, owner);
-      const oldSha = oldBp?.layers?.[name]?.sha;
-      let sha: string;
-      if (oldSha && cache.committedTar(oldSha) && (await tarDiffID(entries())).diffID === oldSha && cache.reuse(oldSha)) {
-        log.info(`Reusing cache layer '${id}'`);
-        sha = oldSha;
-      } else {
-        log.info(`Adding cache layer '${id}'`);
-        sha = await cache.add(entries());
+      if (!fs.existsSync(layerDir)) {
+        log.warn(`Failed to cache layer '${id}' because it has no contents`);
+        continue;
       }
+      const sha = await addOrReuse(id, () => dirLayerEntries({ disk: layerDir, image: layerDir }, owner), oldBp?.layers?.[name]?.sha);
       entry.layers![name] = { sha, data: toml.metadata, launch: types.launch, build: types.build, cache: true } as LayerMetadata;
     }
     meta.buildpacks.push(entry);
   }
   const sbomCache = path.join(layersDir, "sbom", "cache");
   if (fs.existsSync(sbomCache)) {
-    meta.sbom = { sha: await cache.add(dirLayerEntries({ disk: sbomCache, image: sbomCache }, owner)) };
-    log.info("Adding cache layer 'buildpacksio/lifecycle:cache.sbom'");
+    meta.sbom = {
+      sha: await addOrReuse("buildpacksio/lifecycle:cache.sbom", () => dirLayerEntries({ disk: sbomCache, image: sbomCache }, owner), old.sbom?.sha),
+    };
   }
-  cache.commit(meta);
+  await w.commit(meta);
 }
