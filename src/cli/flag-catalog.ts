@@ -54,7 +54,13 @@ const specs: FlagSpec[] = [
     default: "/cnb/run.toml",
     usage: "path to run.toml (where the run image comes from without -run-image)",
   },
-  { name: "stack", kind: "string", env: ["CNB_STACK_PATH"], usage: "path to the legacy stack.toml (ignored)" },
+  {
+    name: "stack",
+    kind: "string",
+    env: ["CNB_STACK_PATH"],
+    default: "/cnb/stack.toml",
+    usage: "path to stack.toml: where the run image comes from before Platform API 0.12",
+  },
   {
     name: "extensions",
     kind: "string",

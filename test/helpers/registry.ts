@@ -13,6 +13,8 @@ export interface TestRegistry {
   /** `127.0.0.1:<port>` */
   host: string;
   stop(): void;
+  /** The requests served so far, from the access log (`POST /v2/app/blobs/uploads/`, …). */
+  requests(): string[];
 }
 
 async function freePort(): Promise<number> {
@@ -56,9 +58,11 @@ export async function startRegistry(opts: { basicAuth?: { user: string; password
       "",
     ].join("\n"),
   );
-  const proc: ChildProcess = spawn(bin, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc: ChildProcess = spawn(bin, ["serve", config], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
+  let access = "";
   proc.stderr?.on("data", (d) => (stderr += d.toString()));
+  proc.stdout?.on("data", (d) => (access += d.toString()));
   const host = `127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -74,5 +78,6 @@ export async function startRegistry(opts: { basicAuth?: { user: string; password
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host, stop: () => proc.kill() };
+  const requests = () => [...access.matchAll(/"([A-Z]+ \S+) HTTP\/[\d.]+"/g)].map((m) => m[1]);
+  return { host, stop: () => proc.kill(), requests };
 }

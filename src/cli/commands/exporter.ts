@@ -49,7 +49,7 @@ export function exportInputsOf(
   const api = platformApi(env);
   // Before Platform API 0.12 the run image is analyzed.toml's alone: -run-image is refused, CNB_RUN_IMAGE (which
   // kpack sets) ignored, as the reference does. From 0.12 -run-image names it (the RFC's examples).
-  if (compareApi(api, "0.12") < 0 && f.given("run-image")) {
+  if (compareApi(api, "0.12") < 0 && f.given("run-image") && given.runImage !== null) {
     throw new PhaseError(ExitCode.invalidArgs, "-run-image is unsupported: the exporter takes the run image from analyzed.toml");
   }
   return {
