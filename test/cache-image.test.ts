@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Layout } from "../src/image/layout.ts";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
-import { type TestRegistry, startRegistry } from "./helpers/registry.ts";
+import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { run, tool } from "./helpers/run.ts";
 
 let reg: TestRegistry;
@@ -33,7 +33,8 @@ function setup(name: string) {
   return { root, b, env, app, cache, exp, analyze: () => run("analyzer", ["-run-image", RUN, app], env) };
 }
 
-const raw = (ref: string, what: "manifest" | "config") => JSON.parse(tool("skopeo", ["inspect", "--tls-verify=false", what === "manifest" ? "--raw" : "--config", `docker://${ref}`]));
+const raw = (ref: string, what: "manifest" | "config") =>
+  JSON.parse(tool("skopeo", ["inspect", "--tls-verify=false", what === "manifest" ? "--raw" : "--config", `docker://${ref}`]));
 
 describe("the cache image", () => {
   test("is in the reference's format: OCI, no base, linux with an empty architecture, the constant time, one label", async () => {
@@ -55,7 +56,11 @@ describe("the cache image", () => {
     const meta = JSON.parse(config.config.Labels["io.buildpacks.lifecycle.cache.metadata"]);
     expect(meta).toEqual({
       sbom: { sha: "" },
-      buildpacks: [{ key: "test/hello", version: "0.0.1", layers: { cached: { sha: config.rootfs.diff_ids[0], data: { key: "v1" }, build: false, launch: false, cache: true } } }],
+      buildpacks: [{
+        key: "test/hello",
+        version: "0.0.1",
+        layers: { cached: { sha: config.rootfs.diff_ids[0], data: { key: "v1" }, build: false, launch: false, cache: true } },
+      }],
     });
   });
 
@@ -65,7 +70,11 @@ describe("the cache image", () => {
     expect((await s.analyze()).code).toBe(0);
     expect((await s.exp()).code).toBe(0);
     const manifest = raw(s.cache, "manifest");
-    expect(manifest.layers).toEqual([{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", size: 1024 }]);
+    expect(manifest.layers).toEqual([{
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+      size: 1024,
+    }]);
   });
 
   test("an unchanged layer is reused without compressing or uploading it; the restorer brings it back, by tag and by digest", async () => {
