@@ -110,7 +110,15 @@ const specs: FlagSpec[] = [
     env: ["CNB_OCI_GC"],
     usage: "after saving, remove blobs of earlier builds that the app layout no longer references (kept for CNB_OCI_GC_MIN_AGE, default 10m)",
   },
-  { name: "daemon", kind: "bool", env: ["CNB_USE_DAEMON"], usage: "use a Docker daemon (not available in this lifecycle yet)" },
+  {
+    name: "oci-full",
+    kind: "bool",
+    env: ["CNB_OCI_FULL"],
+    usage: "write complete layouts: blobs the run image's layout lacks, or a registry run image's, are fetched from its registry and verified",
+  },
+  { name: "daemon", kind: "bool", env: ["CNB_USE_DAEMON"], usage: "images are in the Docker daemon at DOCKER_HOST (default unix:///var/run/docker.sock)" },
+  { name: "oci-archive", kind: "string", env: ["CNB_OCI_ARCHIVE"], usage: "write the app image to this file as an OCI layout in a tar (oci-archive)" },
+  { name: "docker-archive", kind: "string", env: ["CNB_DOCKER_ARCHIVE"], usage: "write the app image to this file in docker save's format (docker-archive)" },
   { name: "publish", kind: "bool", env: ["CNB_PUBLISH"], usage: "images are in registries (the default without -oci, -layout or -daemon)" },
   {
     name: "insecure-registry",
@@ -122,7 +130,12 @@ const specs: FlagSpec[] = [
   // Caches.
   { name: "cache-dir", kind: "string", env: ["CNB_CACHE_DIR"], usage: "path to the cache directory" },
   { name: "cache-image", kind: "string", env: ["CNB_CACHE_IMAGE"], usage: "cache image: in a registry, or a layout in layout mode (wins over -cache-dir)" },
-  { name: "launch-cache", kind: "string", env: ["CNB_LAUNCH_CACHE_DIR"], usage: "launch cache (for -daemon only: ignored with a warning)" },
+  {
+    name: "launch-cache",
+    kind: "string",
+    env: ["CNB_LAUNCH_CACHE_DIR"],
+    usage: "with -daemon: keeps the layers loaded into the daemon, so the next export need not read them back",
+  },
 
   // What the phases do.
   { name: "skip-layers", kind: "bool", env: ["CNB_SKIP_LAYERS"], usage: "do not restore layers (the analyzer: the previous image's SBOM layer)" },

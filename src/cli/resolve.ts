@@ -9,11 +9,13 @@ import type { FlagReader } from "../ground/flags.ts";
 import type { Logger } from "../ground/log.ts";
 import type { BuildUser } from "../buildpack/privileges.ts";
 import type { ImageStore } from "../image/store.ts";
+import type { Image } from "../image/image.ts";
 import type { LayerCache } from "../cache/cache.ts";
 import { ImageCache } from "../cache/image.ts";
 import { VolumeCache } from "../cache/volume.ts";
 import type { LayerPool } from "../layer/pool.ts";
 import { selectStore, type StoreChoice } from "../image/stores.ts";
+import type { RoutedStore } from "../image/routed-store.ts";
 import { readRunIfExists, readStackIfExists } from "../platform/readers.ts";
 import { parseReference, sameReference } from "../image/reference.ts";
 
@@ -42,18 +44,38 @@ export function storeChoiceOf(f: FlagReader, env: Record<string, string | undefi
   if (layoutMode(f) && compareApi(api, "0.12") < 0) {
     throw new PhaseError(ExitCode.invalidArgs, `OCI layouts (CNB_USE_OCI, CNB_USE_LAYOUT) need Platform API 0.12 or later; CNB_PLATFORM_API is ${api}`);
   }
+  const has = (n: string) => n in f.parsed.values;
+  const ociArchive = has("oci-archive") ? f.optionalPath("oci-archive") : undefined;
+  const dockerArchive = has("docker-archive") ? f.optionalPath("docker-archive") : undefined;
+  if (ociArchive && dockerArchive) throw new PhaseError(ExitCode.invalidArgs, "exporting to multiples target is not allowed");
   return {
     layout: layoutMode(f) ? { dir: layoutDirOf(f, form), form, link: f.required("oci-link") } : undefined,
     daemon: f.bool("daemon"),
     publish: f.bool("publish"),
+    archive: ociArchive ? { file: ociArchive, format: "oci" } : dockerArchive ? { file: dockerArchive, format: "docker" } : undefined,
+    full: has("oci-full") && f.bool("oci-full"),
+    launchCache: has("launch-cache") ? f.optionalPath("launch-cache") : undefined,
     insecureRegistries: f.list("insecure-registry"),
     env,
   };
 }
 
-/** The image store the flags select. */
-export function storeOf(f: FlagReader, env: Record<string, string | undefined>, phase: string): ImageStore {
-  return selectStore(storeChoiceOf(f, env), phase);
+/**
+ * The image store the flags select (connecting to a daemon now, before privileges are dropped); its `cacheStore`
+ * is where a cache image lives.
+ */
+export function storeOf(f: FlagReader, env: Record<string, string | undefined>): Promise<RoutedStore> {
+  return selectStore(storeChoiceOf(f, env));
+}
+
+/**
+ * As root, before the drop to the build user: prepares where the app image (`images`, with `sources` to link from)
+ * and the cache image (`-cache-image`, in the cache's store) will be written.
+ */
+export async function prepareOutputs(f: FlagReader, store: RoutedStore, images: string[], user: BuildUser, sources: Image[]): Promise<void> {
+  await store.prepareOutput(images, user, sources);
+  const cacheImage = "cache-image" in f.parsed.values ? f.string("cache-image") : undefined;
+  if (cacheImage) await store.cacheStore.prepareOutput([cacheImage], user, []);
 }
 
 /** `-uid`/`-gid`. */

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type BuildUser, canWrite, mkdirOwned } from "../buildpack/privileges.ts";
+import { fillTempAsync, writeAll } from "../fsutil/atomic.ts";
 import type { Logger } from "../ground/log.ts";
 import type { Image, ImageLayer } from "./image.ts";
 import { Layout, NoSuchImageError } from "./layout.ts";
@@ -23,6 +24,11 @@ export interface LayoutStoreOptions {
   form: "rfc" | "canonical";
   /** How blobs from other layouts are brought in (default hardlink, falling back to copy). */
   link?: LinkPolicy;
+  /**
+   * Write complete layouts (`-oci-full`): a blob that is not on disk (a registry's, or one a sparse layout lacks
+   * and its registry supplies) is read once, verified and stored, instead of being left out.
+   */
+  full?: boolean;
 }
 
 /** Images as OCI layouts in a directory. */
@@ -101,6 +107,8 @@ class LayoutSink implements ImageSink {
 
   /** Blobs copied because a hardlink was refused or the policy says copy: count and bytes. */
   private copied = { count: 0, bytes: 0 };
+  /** Blobs read from a registry for a complete layout (`-oci-full`). */
+  private fetched = { count: 0, bytes: 0 };
 
   constructor(private readonly opts: LayoutStoreOptions, readonly names: string[], private readonly log?: Logger) {
     if (names.length === 0) throw new Error("no image name to export to");
@@ -140,8 +148,21 @@ class LayoutSink implements ImageSink {
   async reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing"> {
     if (this.hasBlob(layer.digest)) return "present";
     const src = from.blobFile(layer.digest);
-    if (!src) return "missing";
-    return this.linkFile(src, layer.digest);
+    if (src) return this.linkFile(src, layer.digest);
+    if (!this.opts.full || !layer.present) return "missing";
+    const tmp = this.tempBlobPath();
+    await fillTempAsync(tmp, async (fd) => {
+      const r = from.openBlob(layer.digest).getReader();
+      for (;;) {
+        const { done, value } = await r.read();
+        if (done) break;
+        writeAll(fd, value);
+      }
+    });
+    this.commitBlob(tmp, layer.digest);
+    this.fetched.count++;
+    this.fetched.bytes += layer.size;
+    return "copy";
   }
 
   async linkFile(src: string, digest: string): Promise<LinkResult> {
@@ -168,6 +189,9 @@ class LayoutSink implements ImageSink {
       const refNames = ts.map((t) => t.refName).filter((n): n is string => n !== undefined);
       await w.addToIndex(manifest, refNames);
       for (const t of ts) saved.push({ name: t.name, location: p });
+    }
+    if (this.fetched.count > 0) {
+      this.log?.info(`Fetched ${this.fetched.count} blob(s) (${(this.fetched.bytes / 1e6).toFixed(1)} MB) into ${primary.dir} from their registry (-oci-full)`);
     }
     if (this.copied.count > 0) {
       const why = (this.opts.link ?? "hardlink") === "copy"

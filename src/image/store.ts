@@ -36,6 +36,12 @@ export interface ImageStore {
   deleteImage?(identifier: string): Promise<void>;
 }
 
+/**
+ * Where new images go when that is not where images are found: an archive file (archive.ts) written by the
+ * exporter while the run image comes from a layout or a registry. routed-store.ts pairs it with the sources.
+ */
+export type ImageTarget = Pick<ImageStore, "description" | "sink" | "prepareOutput" | "collectGarbage">;
+
 /** Where a new image's blobs and manifest go. */
 export interface ImageSink {
   /** The names the image will be saved under. */
@@ -54,6 +60,8 @@ export interface ImageSink {
   writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor>;
   /** Records the manifest under every name; returns what was saved where. */
   save(manifest: Descriptor): Promise<{ name: string; location: string }[]>;
+  /** After save, for a daemon: the image ID (its config digest), which report.toml gives instead of a digest. */
+  imageID?(): string | undefined;
   /** A file in the sink's storage holding a blob, for reuse by later phases. */
   blobFile(digest: string): string | undefined;
 }

@@ -31,7 +31,7 @@ export const analyzerCommand: Command = {
   ),
   async run({ flags: f, log, env, privileges }) {
     const image = oneImage(f);
-    const store = storeOf(f, env, "analyze");
+    const store = await storeOf(f, env);
     const runImage = (await resolveRunImage(f, env, store, image)).image;
     warnInapplicableFlags(f, log);
     const layersDir = f.path("layers");

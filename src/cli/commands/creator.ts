@@ -5,7 +5,7 @@ import { ExitCode, PhaseError } from "../../ground/errors.ts";
 import { refuseRoot } from "../../buildpack/privileges.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, cacheOf, oneImage, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, cacheOf, oneImage, prepareOutputs, resolveRunImage, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import { BUILD_DIRS, buildDirsOf, detectInputsOf } from "./detector.ts";
 import { checkReportPath, EXPORT_FLAGS, exportInputsOf, exportWithPool } from "./exporter.ts";
 import { create } from "../../phase/creator.ts";
@@ -38,7 +38,7 @@ export const creatorCommand: Command = {
     if (extensions && fs.existsSync(extensions) && fs.readdirSync(extensions).length) {
       throw new PhaseError(ExitCode.detectOther, "the creator does not support image extensions");
     }
-    const store = storeOf(f, env, "create");
+    const store = await storeOf(f, env);
     warnInapplicableFlags(f, log);
     const runImage = (await resolveRunImage(f, env, store, image)).image;
     const layersDir = f.path("layers");
@@ -47,12 +47,7 @@ export const creatorCommand: Command = {
     await privileges?.drop(buildUserOf(f), {
       volumes: [cacheDir, f.optionalPath("launch-cache")],
       workDirs: [layersDir],
-      prepare: async (user) =>
-        store.prepareOutput(
-          [...images, ...[f.string("cache-image")].filter((x) => x !== undefined)],
-          user,
-          [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined),
-        ),
+      prepare: async (user) => prepareOutputs(f, store, images, user, [await store.find(runImage).catch(() => undefined)].filter((x) => x !== undefined)),
     });
     refuseRoot("create", env);
     checkReportPath(f.path("report"), ExitCode.export, "built");
@@ -72,7 +67,7 @@ export const creatorCommand: Command = {
           platformApi: api,
         },
         detect: detectInputsOf(f, env, api),
-        restore: { layersDir, cache: cacheOf(f, env, store, log), skipLayers: f.bool("skip-restore"), platformApi: api },
+        restore: { layersDir, cache: cacheOf(f, env, store.cacheStore, log), skipLayers: f.bool("skip-restore"), platformApi: api },
         build: { ...dirs, layersDir },
         export: (group, analyzed) =>
           exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, log, { group, analyzed, runImage: null }), log, tuning),

@@ -6,6 +6,7 @@ import type { FlagReader } from "../../ground/flags.ts";
 import type { Logger } from "../../ground/log.ts";
 import type { Image } from "../../image/image.ts";
 import type { ImageStore } from "../../image/store.ts";
+import type { RoutedStore } from "../../image/routed-store.ts";
 import { LayerPool } from "../../layer/pool.ts";
 import { StatIndex } from "../../layer/stat-index.ts";
 import type { AnalyzedFile, GroupFile } from "../../platform/files.ts";
@@ -13,7 +14,7 @@ import { readAnalyzed, readAnalyzedIfExists, readGroup } from "../../platform/re
 import { unwritable } from "../../platform/toml.ts";
 import type { Command } from "../command.ts";
 import { flagsNamed, IMAGE_LOCATION } from "../flag-catalog.ts";
-import { buildUserOf, cacheOf, runImageEntries, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
+import { buildUserOf, cacheOf, prepareOutputs, runImageEntries, someImages, storeOf, warnInapplicableFlags } from "../resolve.ts";
 import type { Tuning } from "../tuning.ts";
 import { parseDuration } from "./gc.ts";
 import { exportImage, type ExportOptions, type ExportResult } from "../../phase/exporter.ts";
@@ -32,6 +33,9 @@ export const EXPORT_FLAGS = [
   "gid",
   "launch-cache",
   "parallel",
+  "oci-archive",
+  "docker-archive",
+  "oci-full>=0.12",
 ];
 
 /** The exporter's inputs from the flags; `given` replaces what the creator has already (group, analyzed). */
@@ -40,7 +44,7 @@ export function exportInputsOf(
   images: string[],
   env: Record<string, string | undefined>,
   tuning: Tuning,
-  store: ImageStore,
+  store: RoutedStore,
   pool: LayerPool,
   log: Logger,
   given: { group?: GroupFile; analyzed?: AnalyzedFile; runImage?: string | null } = {},
@@ -67,7 +71,7 @@ export function exportInputsOf(
     reportPath: f.path("report"),
     projectMetadataPath: f.path("project-metadata"),
     cacheDir: f.optionalPath("cache-dir"),
-    cache: cacheOf(f, env, store, log, pool),
+    cache: cacheOf(f, env, store.cacheStore, log, pool),
     platformApi: platformApi(env),
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     execEnv: env.CNB_EXEC_ENV || "production",
@@ -134,12 +138,11 @@ export const exporterCommand: Command = {
   async run({ flags: f, log, env, tuning, privileges }) {
     platformApi(env);
     const images = someImages(f);
-    const store = storeOf(f, env, "export");
+    const store = await storeOf(f, env);
     warnInapplicableFlags(f, log);
     await privileges?.drop(buildUserOf(f), {
       volumes: [f.optionalPath("cache-dir"), f.optionalPath("launch-cache")],
-      prepare: async (user) =>
-        store.prepareOutput([...images, ...[f.string("cache-image")].filter((x) => x !== undefined)], user, await runImageSources(store, f)),
+      prepare: async (user) => prepareOutputs(f, store, images, user, await runImageSources(store, f)),
     });
     checkReportPath(f.path("report"), ExitCode.export, "exported");
     await exportWithPool((pool) => exportInputsOf(f, images, env, tuning, store, pool, log), log, tuning);

@@ -14,11 +14,23 @@ export const rebaserCommand: Command = {
   phase: true,
   failure: { code: ExitCode.rebase, prefix: "failed to rebase: " },
   synopsis: "[flags] <image> [<image>...]",
-  flags: flagsNamed(...IMAGE_LOCATION, "run-image", "image", "previous-image>=0.11", "force>=0.12", "layers", "report", "uid", "gid", "no-color"),
+  flags: flagsNamed(
+    ...IMAGE_LOCATION,
+    "oci-full>=0.12",
+    "run-image",
+    "image",
+    "previous-image>=0.11",
+    "force>=0.12",
+    "layers",
+    "report",
+    "uid",
+    "gid",
+    "no-color",
+  ),
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     const images = someImages(f);
-    const store = storeOf(f, env, "rebase");
+    const store = await storeOf(f, env);
     const runImage = f.string("run-image") ?? f.string("image");
     await privileges?.drop(buildUserOf(f), {
       prepare: async (user) =>

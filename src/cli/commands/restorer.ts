@@ -32,7 +32,7 @@ export const restorerCommand: Command = {
   async run({ flags: f, log, env, privileges }) {
     platformApi(env);
     noPositionals(f);
-    const store = storeOf(f, env, "restore");
+    const store = await storeOf(f, env);
     warnInapplicableFlags(f, log);
     const layersDir = f.path("layers");
     const cacheDir = f.optionalPath("cache-dir");
@@ -42,7 +42,7 @@ export const restorerCommand: Command = {
         analyzed: readAnalyzed(f.path("analyzed")),
         group: readGroup(f.path("group")),
         layersDir,
-        cache: cacheOf(f, env, store, log),
+        cache: cacheOf(f, env, store.cacheStore, log),
         skipLayers: f.bool("skip-layers"),
         platformApi: platformApi(env),
       },

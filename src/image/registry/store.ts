@@ -76,31 +76,34 @@ export class RegistryImage implements Image {
     return true;
   }
   openBlob(digest: string): ReadableStream<Uint8Array> {
-    const client = this.client;
-    const repo = this.ref.repository;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    let hasher: Awaited<ReturnType<typeof sha256>>;
-    return new ReadableStream<Uint8Array>({
-      async start() {
-        hasher = await sha256();
-        reader = (await client.blob(repo, digest)).getReader();
-      },
-      async pull(c) {
-        const { done, value } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
-        if (done) {
-          const actual = `sha256:${hasher.hex()}`;
-          if (actual !== digest) c.error(new RegistryError(0, `blob ${digest} from ${client.registry}/${repo} hashes to ${actual}`));
-          else c.close();
-          return;
-        }
-        hasher.update(value);
-        c.enqueue(value);
-      },
-    });
+    return verifiedBlob(this.client, this.ref.repository, digest);
   }
   blobFile(): string | undefined {
     return undefined;
   }
+}
+
+/** A blob of `repo` as a stream that errors at its end when the bytes do not hash to `digest`. */
+function verifiedBlob(client: RegistryClient, repo: string, digest: string): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let hasher: Awaited<ReturnType<typeof sha256>>;
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      hasher = await sha256();
+      reader = (await client.blob(repo, digest)).getReader();
+    },
+    async pull(c) {
+      const { done, value } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done) {
+        const actual = `sha256:${hasher.hex()}`;
+        if (actual !== digest) c.error(new RegistryError(0, `blob ${digest} from ${client.registry}/${repo} hashes to ${actual}`));
+        else c.close();
+        return;
+      }
+      hasher.update(value);
+      c.enqueue(value);
+    },
+  });
 }
 
 /** Images in registries. */
@@ -188,6 +191,12 @@ export class RegistryStore implements ImageStore {
     const r = parseReference(identifier);
     if (!r.digest) throw new RegistryError(0, `cannot delete ${identifier}: not a digest reference`);
     await this.client(r.registry).deleteManifest(r.repository, r.digest);
+  }
+
+  /** A blob of the repository `ref` names, by digest (verified as it is read): the bytes a sparse layout lacks. */
+  openBlob(ref: string, digest: string): ReadableStream<Uint8Array> {
+    const r = parseReference(ref);
+    return verifiedBlob(this.client(r.registry), r.repository, digest);
   }
 
   /** Nothing to prepare: a registry sink writes only a temporary directory of its own. */

@@ -34,13 +34,20 @@ export async function saveAndReport(
   const manifestDesc = await sink.writeBlob(new TextEncoder().encode(JSON.stringify(manifest)), typesOf(family).manifest);
   log.info(`Saving ${sink.names[0]}...`);
   const saved = await sink.save(manifestDesc);
-  log.info(`*** Images (${manifestDesc.digest.slice(7, 19)}):`);
+  // A daemon keeps no manifest: it reports the image ID (the config's digest) instead, as the reference does.
+  const imageID = sink.imageID?.();
+  log.info(`*** Images (${(imageID ?? manifestDesc.digest).slice(7, 19)}):`);
   for (const s of saved) log.info(`      ${s.name} - ${s.location}`);
-  log.info(`*** Digest: ${manifestDesc.digest}`);
-  if (opts.manifestSize ?? true) log.info(`*** Manifest Size: ${manifestDesc.size}`);
-  const report: ReportFile = {
-    image: { tags: sink.names.filter((n) => saved.some((s) => s.name === n)), digest: manifestDesc.digest, "manifest-size": manifestDesc.size },
-  };
+  const tags = sink.names.filter((n) => saved.some((s) => s.name === n));
+  let report: ReportFile;
+  if (imageID) {
+    log.info(`*** Image ID: ${imageID}`);
+    report = { image: { tags, "image-id": imageID } };
+  } else {
+    log.info(`*** Digest: ${manifestDesc.digest}`);
+    if (opts.manifestSize ?? true) log.info(`*** Manifest Size: ${manifestDesc.size}`);
+    report = { image: { tags, digest: manifestDesc.digest, "manifest-size": manifestDesc.size } };
+  }
   if (opts.build) report.build = opts.build;
   writeToml(reportPath, report);
   return { manifest: manifestDesc, saved, report };
