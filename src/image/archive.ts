@@ -77,6 +77,7 @@ class ArchiveSink implements ImageSink {
 
   constructor(private readonly file: string, private readonly format: ArchiveFormat, readonly names: string[], private readonly log?: Logger) {
     if (names.length === 0) throw new Error("no image name to export to");
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.tmpDir = makeTempDir(path.join(path.dirname(path.resolve(file)), ".tmp-archive-"));
   }
 

@@ -149,7 +149,22 @@ export class FilledImage implements Image {
   }
   openBlob(digest: string): ReadableStream<Uint8Array> {
     if (this.inner.blobFile(digest)) return this.inner.openBlob(digest);
-    return this.registry.openBlob(this.ref, digest);
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    const open = () => this.registry.openBlob(this.ref, digest).getReader();
+    const why = (e: unknown) =>
+      new Error(`layer ${digest} of ${this.inner.name} is not on disk (a sparse layout) and its registry did not supply it: ${(e as Error).message}`);
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          reader ??= open();
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch (e) {
+          c.error(why(e));
+        }
+      },
+    });
   }
   blobFile(digest: string): string | undefined {
     return this.inner.blobFile(digest);
