@@ -13,6 +13,7 @@ import { parse as parseToml } from "smol-toml";
 import { makeBuiltLayers, makeRunImage, tmpDir } from "./helpers/images.ts";
 import { startPodman, type TestDaemon } from "./helpers/podman.ts";
 import { compiledLifecycle, run, tool } from "./helpers/run.ts";
+import { FIX, workspace } from "./helpers/workspace.ts";
 
 let d: TestDaemon;
 
@@ -133,6 +134,45 @@ describe("the Docker daemon (-daemon)", () => {
     expect(fourth.code).toBe(0);
     expect(fourth.out).toContain(`layers, ${RUN1.diffIDs.length} of them already there, 0 from the launch cache, ${reused} read back from the daemon`);
     expect(((await d.api<Inspect>("/images/localhost/app:rebuild/json")) as Inspect).Id).toBe(before.Id);
+  }, 120_000);
+
+  test("pack's default flow: the creator with -daemon, a launch cache and a cache directory, twice; the second reuses every layer", async () => {
+    const ws = workspace(tmpDir("daemon-creator-"));
+    fs.mkdirSync(path.join(ws.root, "cache")); // pack mounts its cache volume there
+    const argv = [
+      "-daemon",
+      "-launch-cache",
+      path.join(ws.root, "launch-cache"),
+      "-cache-dir",
+      path.join(ws.root, "cache"),
+      "-app",
+      ws.app,
+      "-layers",
+      ws.layers,
+      "-platform",
+      ws.platform,
+      "-buildpacks",
+      path.join(FIX, "buildpacks"),
+      "-order",
+      path.join(FIX, "order", "hello.toml"),
+      "-run-image",
+      "localhost/run:v1",
+      "-launcher",
+      path.join(FIX, "app", "hello.txt"),
+      "-log-level",
+      "debug",
+    ];
+    const env = { PATH: process.env.PATH ?? "", CNB_LIFECYCLE_ALLOW_ROOT: "true", CNB_PLATFORM_API: "0.13", DOCKER_HOST: d.host };
+    const first = await run("creator", [...argv, "localhost/created:latest"], env);
+    expect(first.err).toBe("");
+    expect(first.code).toBe(0);
+    const before = (await d.api<Inspect>("/images/localhost/created:latest/json")) as Inspect;
+    expect(first.out).toContain(`*** Image ID: ${before.Id}`);
+    expect(before.RootFS.Layers.slice(0, RUN1.diffIDs.length)).toEqual(RUN1.diffIDs);
+    const second = await run("creator", [...argv, "localhost/created:latest"], env);
+    expect(second.code).toBe(0);
+    expect(second.out).toContain(`Loading into the daemon: ${before.RootFS.Layers.length} layers, ${before.RootFS.Layers.length} of them already there`);
+    expect(((await d.api<Inspect>("/images/localhost/created:latest/json")) as Inspect).Id).toBe(before.Id);
   }, 120_000);
 
   test("the rebaser puts the app image on a new run image in the daemon", async () => {
