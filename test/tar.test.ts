@@ -23,6 +23,7 @@ import { LayerPool } from "../src/layer/pool.ts";
 import { entriesOf, type LayerSpec } from "./helpers/layer-spec.ts";
 import { type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
+import { buildGo } from "./helpers/go.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const ORACLE_SRC = path.join(REPO, "test", "oracle", "lifecycle-tar.go");
@@ -45,39 +46,11 @@ function rootTest(name: string, fn: () => Promise<void> | void, timeout?: number
 // The Go oracle
 // ---------------------------------------------------------------------------------------------------------------
 
-/** `go` on PATH, else the newest /usr/lib/go-*\/bin/go; TAR_ORACLE_GO=<path> picks one, TAR_ORACLE_GO=none disables it. */
-function findGo(): string | undefined {
-  const forced = process.env.TAR_ORACLE_GO;
-  if (forced) return forced === "none" ? undefined : forced;
-  const onPath = Bun.which("go");
-  if (onPath) return onPath;
-  let dirs: string[] = [];
-  try {
-    dirs = fs.readdirSync("/usr/lib").filter((d) => /^go-\d/.test(d));
-  } catch {
-    return undefined;
-  }
-  dirs.sort((a, b) => b.localeCompare(a, "en", { numeric: true }));
-  for (const d of dirs) {
-    const go = `/usr/lib/${d}/bin/go`;
-    if (fs.existsSync(go)) return go;
-  }
-  return undefined;
-}
-
 /** Builds the oracle once: its binary, or undefined without Go, or the build error. */
 const oracle: { bin?: string; error?: string } = (() => {
-  const go = findGo();
-  if (!go) {
-    console.log("Go not found: the Go oracle comparisons are skipped; only the hard-coded diffIDs are checked");
-    return {};
-  }
-  const env: Record<string, string | undefined> = { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "" };
-  if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = path.join(TMP, "gocache");
-  const bin = path.join(TMP, "lifecycle-tar");
-  const r = Bun.spawnSync([go, "build", "-o", bin, ORACLE_SRC], { cwd: REPO, env, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) return { error: `${go} build ${ORACLE_SRC} failed: ${r.stderr.toString()}` };
-  return { bin };
+  const built = buildGo(ORACLE_SRC, TMP);
+  if (!built.bin && !built.error) console.log("Go not found: the Go oracle comparisons are skipped; only the hard-coded diffIDs are checked");
+  return built;
 })();
 
 function oracleArgs(spec: LayerSpec): string[] {

@@ -1,25 +1,29 @@
 /**
- * The layer engine's threads: a pool of workers that deflate blocks (one per core by default). Every layer's pass
- * runs on the calling thread (tar, hashes, file writes) and sends its blocks here, so both cores compress even a
- * single large layer, and several layers share the workers. The output is identical whatever the parallelism.
+ * The layer engine's threads: a pool of workers (one per core by default) that fill blocks (read their files) and
+ * compress them. Every layer's pass plans its blocks on the calling thread (the walk and the headers) and hashes
+ * and writes the results there; the reading and compressing of every block happens here, so both cores work even
+ * on a single large layer, and several layers' passes share the workers. The output is identical whatever the
+ * parallelism.
  */
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
-import type { DeflateEngine } from "./deflate-block.ts";
-import { type BlockCompressor, compressLayer, inlineCompressor, type LayerDigests, type PipelineOptions } from "./pipeline.ts";
+import type { BlockCodec, BlockResult, LayerCompression } from "./block-codec.ts";
+import { type BlockCompressor, compressLayer, inlineCompressor, type LayerDigests, type PipelineOptions, tarDiffID } from "./pipeline.ts";
 import type { TarEntry } from "./tar-entries.ts";
+import { type BlockPlan, FileChangedError } from "./tar-plan.ts";
 
 /** A block sent to a worker. */
 export interface BlockJob {
   id: number;
-  block: Uint8Array;
+  plan: BlockPlan;
   final: boolean;
-  level: number;
-  engine: DeflateEngine;
+  codec: BlockCodec;
 }
 
-/** A worker's answer. */
-export type BlockReply = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; error: string };
+/** A worker's answer; `changed` carries a FileChangedError's fields. */
+export type BlockReply =
+  | ({ id: number; ok: true } & BlockResult)
+  | { id: number; ok: false; error: string; changed?: [file: string, expected: number, got: number] };
 
 /** The worker script: beside this module when run from sources, at the bundle's root in a Bun executable. */
 function workerURL(): URL {
@@ -33,9 +37,9 @@ export function defaultParallelism(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
-type Waiter = { resolve: (b: Uint8Array) => void; reject: (e: Error) => void };
+type Waiter = { resolve: (b: BlockResult) => void; reject: (e: Error) => void };
 
-/** Deflates blocks on worker threads. */
+/** Fills and compresses blocks on worker threads. */
 class WorkerCompressor implements BlockCompressor {
   private workers: Worker[] = [];
   private idle: Worker[] = [];
@@ -49,9 +53,9 @@ class WorkerCompressor implements BlockCompressor {
     return 2 * this.size;
   }
 
-  deflate(block: Uint8Array, final: boolean, level: number, engine: DeflateEngine): Promise<Uint8Array> {
+  run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, block, final, level, engine }, waiter: { resolve, reject } });
+      this.queue.push({ job: { id: this.nextId++, plan, final, codec }, waiter: { resolve, reject } });
       this.dispatch();
     });
   }
@@ -63,8 +67,8 @@ class WorkerCompressor implements BlockCompressor {
       if (!w) return;
       const { job, waiter } = this.queue.shift() as (typeof this.queue)[number];
       this.pending.set(job.id, { ...waiter, worker: w });
-      const owned = job.block.byteOffset === 0 && job.block.byteLength === job.block.buffer.byteLength;
-      if (owned) w.postMessage(job, [job.block.buffer as ArrayBuffer]);
+      const lit = job.plan.literal;
+      if (lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) w.postMessage(job, [lit.buffer as ArrayBuffer]);
       else w.postMessage(job);
     }
   }
@@ -76,8 +80,8 @@ class WorkerCompressor implements BlockCompressor {
       if (!p) return;
       this.pending.delete(r.id);
       this.idle.push(w);
-      if (r.ok) p.resolve(r.data);
-      else p.reject(new Error(r.error));
+      if (r.ok) p.resolve({ raw: r.raw, data: r.data, crc: r.crc });
+      else p.reject(r.changed ? new FileChangedError(...r.changed) : new Error(r.error));
       this.dispatch();
     });
     w.on("error", (e) => {
@@ -111,13 +115,23 @@ export class LayerPool {
   }
 
   /**
-   * Tars, hashes and compresses one layer's entries into `outFile` (or only computes its digests when undefined);
-   * `onProgress` sees the tar bytes done so far. Several calls may run at once; they share the workers.
+   * Tars, hashes and compresses one layer's entries into `outFile` (or only computes its digests when undefined),
+   * gzip unless `compression` says otherwise; `onProgress` sees the tar bytes done so far. Several calls may run
+   * at once; they share the workers.
    *
    * @example await pool.runEntries(launcherLayerEntries("/cnb/lifecycle/launcher"), tmp)
    */
-  runEntries(entries: Iterable<TarEntry>, outFile: string | undefined, onProgress?: (tarBytes: number) => void): Promise<LayerDigests> {
-    return compressLayer(entries, outFile, { ...this.options, onProgress }, this.compressor);
+  runEntries(
+    entries: Iterable<TarEntry>,
+    outFile: string | undefined,
+    o: { onProgress?: (tarBytes: number) => void; compression?: LayerCompression } = {},
+  ): Promise<LayerDigests> {
+    return compressLayer(entries, outFile, { ...this.options, ...o }, this.compressor);
+  }
+
+  /** The diffID of one layer's entries (nothing compressed or written), its files read on the workers. */
+  diffID(entries: Iterable<TarEntry>): Promise<{ diffID: string; tarSize: number }> {
+    return tarDiffID(entries, this.options.hash, this.compressor);
   }
 
   /** Stops the workers. */

@@ -1,19 +1,29 @@
-/** Worker thread entry: deflates one block per message (deflate-block.ts) and replies with the bytes. */
+/** Worker thread entry: fills and encodes one block per message (block-codec.ts) and replies with the bytes. */
 import { parentPort } from "node:worker_threads";
-import { deflateBlock } from "./deflate-block.ts";
+import { runBlock } from "./block-codec.ts";
 import type { BlockJob, BlockReply } from "./pool.ts";
+import { FileChangedError } from "./tar-plan.ts";
+
+/** `b` itself when it owns its whole buffer (so the buffer can be transferred), else a copy that does. */
+function owned(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
 
 const port = parentPort;
 if (port) {
   port.on("message", (job: BlockJob) => {
     let reply: BlockReply;
     try {
-      const out = deflateBlock(job.block, job.final, job.level, job.engine);
-      const copy = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
-      reply = { id: job.id, ok: true, data: copy };
-      port.postMessage(reply, [copy.buffer as ArrayBuffer]);
+      const r = runBlock(job.plan, job.final, job.codec);
+      const raw = owned(r.raw);
+      const data = owned(r.data);
+      reply = { id: job.id, ok: true, raw, data, crc: r.crc };
+      const transfer = [raw.buffer as ArrayBuffer];
+      if (data.byteLength > 0) transfer.push(data.buffer as ArrayBuffer);
+      port.postMessage(reply, transfer);
     } catch (e) {
-      reply = { id: job.id, ok: false, error: (e as Error).message ?? String(e) };
+      const changed = e instanceof FileChangedError ? ([e.file, e.expected, e.got] as [string, number, number]) : undefined;
+      reply = { id: job.id, ok: false, error: (e as Error).message ?? String(e), changed };
       port.postMessage(reply);
     }
   });

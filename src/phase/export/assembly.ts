@@ -67,7 +67,7 @@ export class Assembly {
     const tmp = this.sink.tempBlobPath();
     const p = progress(`Compressing ${label}`, size ?? 0);
     try {
-      const r = await this.pool.runEntries(entries, tmp, (n) => p.update(n));
+      const r = await this.pool.runEntries(entries, tmp, { onProgress: (n) => p.update(n) });
       await this.sink.commitBlob(tmp, r.digest);
       this.layers.push({ descriptor: { mediaType: typesOf(this.family).layer, digest: r.digest, size: r.size }, diffID: r.diffID, createdBy });
       return r.diffID;
