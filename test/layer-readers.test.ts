@@ -17,6 +17,7 @@ import { tarDiffID } from "../src/layer/pipeline.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { dirLayerEntries, type TarEntry } from "../src/layer/tar-entries.ts";
 import { FileChangedError } from "../src/layer/tar-plan.ts";
+import { treeFingerprint } from "../src/layer/stat-index.ts";
 import { buildGo } from "./helpers/go.ts";
 import { tmpDir } from "./helpers/images.ts";
 
@@ -158,13 +159,33 @@ describe("a file that shrinks while the layer is written", () => {
   }
 });
 
-describe("the diffID alone", () => {
-  test("read on the pool's threads, it equals the one-thread diffID", async () => {
+describe("walks on the pool's threads", () => {
+  test("the diffID alone, read on the pool's threads, equals the one-thread diffID", async () => {
     const pool = new LayerPool(2);
     try {
       expect(await pool.diffID(entries())).toEqual(await tarDiffID(entries()));
     } finally {
       await pool.close();
     }
+  });
+
+  test("the stat-index fingerprint, walked on a worker, equals the one walked here", async () => {
+    const pool = new LayerPool(2);
+    const placement = { disk: layerDir(), image: "/layers/bp/layer" };
+    const owner = { uid: 1000, gid: 1000 };
+    try {
+      expect(await pool.fingerprint(placement, owner, "slice 0")).toBe(treeFingerprint(placement, owner, "slice 0"));
+      expect(await pool.fingerprint(placement, owner, "slice 0")).not.toBe(treeFingerprint(placement, owner, "slice 1"));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("a closed pool fails new work and work still queued", async () => {
+    const pool = new LayerPool(2);
+    const queued = pool.runEntries(entries(), undefined);
+    await pool.close();
+    await expect(queued).rejects.toThrow(/the layer pool (is|was) closed/);
+    await expect(pool.diffID(entries())).rejects.toThrow("the layer pool is closed");
   });
 });

@@ -9,20 +9,18 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { BlockCodec, BlockResult, LayerCompression } from "./block-codec.ts";
 import { type BlockCompressor, compressLayer, inlineCompressor, type LayerDigests, type PipelineOptions, tarDiffID } from "./pipeline.ts";
-import type { TarEntry } from "./tar-entries.ts";
+import { treeFingerprint } from "./stat-index.ts";
+import type { Owner, Placement, TarEntry } from "./tar-entries.ts";
 import { type BlockPlan, FileChangedError } from "./tar-plan.ts";
 
-/** A block sent to a worker. */
-export interface BlockJob {
-  id: number;
-  plan: BlockPlan;
-  final: boolean;
-  codec: BlockCodec;
-}
+/** A task sent to a worker: a block to fill and encode, or a tree to fingerprint (stat-index.ts). */
+export type WorkerJob =
+  | { id: number; kind: "block"; plan: BlockPlan; final: boolean; codec: BlockCodec }
+  | { id: number; kind: "fingerprint"; placement: Placement; owner: Owner; extra?: string };
 
 /** A worker's answer; `changed` carries a FileChangedError's fields. */
-export type BlockReply =
-  | ({ id: number; ok: true } & BlockResult)
+export type WorkerReply =
+  | { id: number; ok: true; block?: BlockResult; fingerprint?: string }
   | { id: number; ok: false; error: string; changed?: [file: string, expected: number, got: number] };
 
 /** The worker script: beside this module when run from sources, at the bundle's root in a Bun executable. */
@@ -37,15 +35,17 @@ export function defaultParallelism(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
-type Waiter = { resolve: (b: BlockResult) => void; reject: (e: Error) => void };
+type Waiter = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
+type Job = WorkerJob extends infer J ? J extends { id: number } ? Omit<J, "id"> : never : never;
 
-/** Fills and compresses blocks on worker threads. */
-class WorkerCompressor implements BlockCompressor {
+/** Worker threads that take tasks in the order given, each to the first idle thread. */
+class Workers implements BlockCompressor {
   private workers: Worker[] = [];
   private idle: Worker[] = [];
-  private queue: { job: BlockJob; waiter: Waiter }[] = [];
+  private queue: { job: WorkerJob; waiter: Waiter }[] = [];
   private pending = new Map<number, Waiter & { worker: Worker }>();
   private nextId = 1;
+  private closed = false;
 
   constructor(readonly size: number) {}
 
@@ -53,9 +53,18 @@ class WorkerCompressor implements BlockCompressor {
     return 2 * this.size;
   }
 
-  run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult> {
+  async run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult> {
+    return (await this.call({ kind: "block", plan, final, codec })).block as BlockResult;
+  }
+
+  async fingerprint(placement: Placement, owner: Owner, extra?: string): Promise<string> {
+    return (await this.call({ kind: "fingerprint", placement, owner, extra })).fingerprint as string;
+  }
+
+  private call(job: Job): Promise<WorkerReply & { ok: true }> {
+    if (this.closed) return Promise.reject(new Error("the layer pool is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, plan, final, codec }, waiter: { resolve, reject } });
+      this.queue.push({ job: { ...job, id: this.nextId++ } as WorkerJob, waiter: { resolve, reject } });
       this.dispatch();
     });
   }
@@ -67,20 +76,20 @@ class WorkerCompressor implements BlockCompressor {
       if (!w) return;
       const { job, waiter } = this.queue.shift() as (typeof this.queue)[number];
       this.pending.set(job.id, { ...waiter, worker: w });
-      const lit = job.plan.literal;
-      if (lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) w.postMessage(job, [lit.buffer as ArrayBuffer]);
+      const lit = job.kind === "block" ? job.plan.literal : undefined;
+      if (lit && lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) w.postMessage(job, [lit.buffer as ArrayBuffer]);
       else w.postMessage(job);
     }
   }
 
   private spawn(): Worker {
     const w = new Worker(workerURL());
-    w.on("message", (r: BlockReply) => {
+    w.on("message", (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
       this.idle.push(w);
-      if (r.ok) p.resolve({ raw: r.raw, data: r.data, crc: r.crc });
+      if (r.ok) p.resolve(r);
       else p.reject(r.changed ? new FileChangedError(...r.changed) : new Error(r.error));
       this.dispatch();
     });
@@ -98,20 +107,28 @@ class WorkerCompressor implements BlockCompressor {
     return w;
   }
 
+  /** Stops the threads; tasks not finished fail. */
   async close(): Promise<void> {
+    this.closed = true;
     const ws = this.workers;
     this.workers = [];
     this.idle = [];
+    const gone = new Error("the layer pool was closed");
+    for (const { waiter } of this.queue.splice(0)) waiter.reject(gone);
+    for (const p of this.pending.values()) p.reject(gone);
+    this.pending.clear();
     await Promise.all(ws.map((w) => w.terminate()));
   }
 }
 
 /** Runs layer passes; `parallelism` 1 compresses on the calling thread. */
 export class LayerPool {
-  private readonly compressor: BlockCompressor & { close?: () => Promise<void> };
+  private readonly workers?: Workers;
+  private readonly compressor: BlockCompressor;
 
   constructor(readonly parallelism: number = defaultParallelism(), readonly options: PipelineOptions = {}) {
-    this.compressor = parallelism > 1 ? new WorkerCompressor(parallelism) : inlineCompressor;
+    this.workers = parallelism > 1 ? new Workers(parallelism) : undefined;
+    this.compressor = this.workers ?? inlineCompressor;
   }
 
   /**
@@ -134,8 +151,13 @@ export class LayerPool {
     return tarDiffID(entries, this.options.hash, this.compressor);
   }
 
+  /** The stat-index fingerprint of a tree (stat-index.ts), walked on a worker when there are workers. */
+  fingerprint(placement: Placement, owner: Owner, extra?: string): Promise<string> {
+    return this.workers ? this.workers.fingerprint(placement, owner, extra) : Promise.resolve(treeFingerprint(placement, owner, extra));
+  }
+
   /** Stops the workers. */
   async close(): Promise<void> {
-    await this.compressor.close?.();
+    await this.workers?.close();
   }
 }

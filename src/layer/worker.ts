@@ -1,7 +1,11 @@
-/** Worker thread entry: fills and encodes one block per message (block-codec.ts) and replies with the bytes. */
+/**
+ * Worker thread entry: one task per message — fill and encode a block (block-codec.ts), replying with its bytes, or
+ * fingerprint a tree (stat-index.ts).
+ */
 import { parentPort } from "node:worker_threads";
 import { runBlock } from "./block-codec.ts";
-import type { BlockJob, BlockReply } from "./pool.ts";
+import type { WorkerJob, WorkerReply } from "./pool.ts";
+import { treeFingerprint } from "./stat-index.ts";
 import { FileChangedError } from "./tar-plan.ts";
 
 /** `b` itself when it owns its whole buffer (so the buffer can be transferred), else a copy that does. */
@@ -11,13 +15,17 @@ function owned(b: Uint8Array): Uint8Array {
 
 const port = parentPort;
 if (port) {
-  port.on("message", (job: BlockJob) => {
-    let reply: BlockReply;
+  port.on("message", (job: WorkerJob) => {
+    let reply: WorkerReply;
     try {
+      if (job.kind === "fingerprint") {
+        port.postMessage({ id: job.id, ok: true, fingerprint: treeFingerprint(job.placement, job.owner, job.extra) } satisfies WorkerReply);
+        return;
+      }
       const r = runBlock(job.plan, job.final, job.codec);
       const raw = owned(r.raw);
       const data = owned(r.data);
-      reply = { id: job.id, ok: true, raw, data, crc: r.crc };
+      reply = { id: job.id, ok: true, block: { raw, data, crc: r.crc } };
       const transfer = [raw.buffer as ArrayBuffer];
       if (data.byteLength > 0) transfer.push(data.buffer as ArrayBuffer);
       port.postMessage(reply, transfer);

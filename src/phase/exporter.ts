@@ -124,7 +124,7 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   const family = familyOf(run.manifestDescriptor.mediaType);
   const asm = new Assembly(o.store.sink(o.images, log), family, previous, o.pool, log, o.statIndex);
   const runDescriptors = await writeRunLayers(asm, run, log);
-  const md = await writeLayers(asm, plan, prevMD, o, log);
+  const md = await writeLayers(asm, plan, prevMD, o);
 
   // Config and labels.
   const runName = o.runImage ?? o.analyzed["run-image"]?.image ?? run.identifier;
