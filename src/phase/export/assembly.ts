@@ -14,7 +14,8 @@ import { progress, treeSize } from "../../ground/progress.ts";
 import type { Image } from "../../image/image.ts";
 import type { ImageSink } from "../../image/store.ts";
 import type { Descriptor } from "../../image/types.ts";
-import { type Family, layerTypeIn, typesOf } from "../../image/config.ts";
+import { type Family, layerTypeIn, layerTypeOf } from "../../image/config.ts";
+import type { LayerCompression } from "../../layer/block-codec.ts";
 import type { LayerPool } from "../../layer/pool.ts";
 import type { StatIndex } from "../../layer/stat-index.ts";
 import type { Owner, Placement, TarEntry } from "../../layer/tar-entries.ts";
@@ -62,7 +63,13 @@ export class Assembly {
     readonly log: Logger,
     readonly statIndex?: StatIndex,
     readonly passes: number = DEFAULT_PASSES,
-  ) {}
+    readonly compression: LayerCompression = "gzip",
+  ) {
+    this.layerType = layerTypeOf(family, compression);
+  }
+
+  /** The media type of the layers compressed here. */
+  readonly layerType: string;
 
   /** The previous image's layer with this diffID, if the previous image has one. */
   previousLayer(diffID: string | undefined) {
@@ -147,7 +154,7 @@ export class Assembly {
       const d = m.digests;
       return {
         value: d.diffID,
-        layer: { descriptor: { mediaType: typesOf(this.family).layer, digest: d.digest, size: d.size }, diffID: d.diffID, createdBy },
+        layer: { descriptor: { mediaType: this.layerType, digest: d.digest, size: d.size }, diffID: d.diffID, createdBy },
         line: `Adding layer '${id}'`,
       };
     });
@@ -158,9 +165,9 @@ export class Assembly {
     const tmp = this.sink.tempBlobPath();
     const p = progress(`Compressing ${label}`, size);
     try {
-      const r = await this.pool.runEntries(entries, tmp, { onProgress: (n) => p.update(n) });
+      const r = await this.pool.runEntries(entries, tmp, { onProgress: (n) => p.update(n), compression: this.compression });
       await this.sink.commitBlob(tmp, r.digest);
-      return { descriptor: { mediaType: typesOf(this.family).layer, digest: r.digest, size: r.size }, diffID: r.diffID, createdBy };
+      return { descriptor: { mediaType: this.layerType, digest: r.digest, size: r.size }, diffID: r.diffID, createdBy };
     } finally {
       p.done();
       discardTemp(tmp);

@@ -127,7 +127,7 @@ function askForLayers(asm: Assembly, plan: LayerPlan, prev: LayersMetadata, o: L
 
   // The launcher layer: compressed once per launcher binary and kept in a cache.
   const launcher = asm.addReusedOrCompressed("buildpacksio/lifecycle:launcher", "Buildpacks Application Launcher", async () => {
-    const l = await launcherLayer(o.launcherPath, o.cacheDir, asm.pool);
+    const l = await launcherLayer(o.launcherPath, o.cacheDir, asm.pool, asm.compression);
     return { reuse: prev.launcher?.sha === l.diffID ? l.diffID : undefined, blob: l.blob, digests: l };
   });
 
