@@ -21,7 +21,7 @@ import { gunzipSync } from "fflate";
 import { compressLayer, tarDiffID } from "../src/layer/pipeline.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { entriesOf, type LayerSpec } from "./helpers/layer-spec.ts";
-import { type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
+import { compareBytes, type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
 import { buildGo } from "./helpers/go.ts";
 
@@ -597,6 +597,36 @@ describe("dir layer", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("order", () => {
+  test("compareBytes orders names as their UTF-8 bytes, astral and private-use characters included", () => {
+    const pool = [
+      "a",
+      "b",
+      "A",
+      "-",
+      ".",
+      "_",
+      "~",
+      "é",
+      "z\u00ff",
+      "\u0800",
+      "\ud7ff",
+      "\ue000",
+      "\uffff",
+      "\u{1f600}",
+      "\u{10000}",
+      "ab",
+      "a\u{1f600}",
+      "a\ue000",
+    ];
+    let seed = 3;
+    const pick = () => pool[(seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % pool.length];
+    for (let i = 0; i < 2000; i++) {
+      const a = pick() + pick();
+      const b = pick() + pick();
+      expect([a, b, Math.sign(compareBytes(a, b))]).toEqual([a, b, Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)))]);
+    }
+  });
+
   function build(root: string, image: string): Placement {
     const p = layerAt(root, image, BP);
     const t = new Tree(p.disk).dir("a").dir("a/b").file("a/b/c", "c").file("a-b", "ab").file("Z", "Z").file("_", "_");

@@ -113,11 +113,22 @@ async function runPass(
     throw fileError(e, path.dirname(outFile as string), "write a blob into");
   }
   let size = 0;
+  // The blob is flushed to disk in the background as it grows, so that the final fsync has little left to do.
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
   const emit = (bytes: Uint8Array) => {
     if (codec.kind === "none") return;
     blobHash.update(bytes);
     size += bytes.length;
-    if (fd !== undefined) writeAll(fd, bytes);
+    if (fd === undefined) return;
+    writeAll(fd, bytes);
+    unsynced += bytes.length;
+    if (unsynced >= SYNC_EVERY && !syncing) {
+      unsynced = 0;
+      const s = fsync(fd, true).finally(() => (syncing = undefined));
+      s.catch(() => {}); // seen at the end
+      syncing = s;
+    }
   };
   let crc = 0;
   let tarSize = 0;
@@ -149,9 +160,13 @@ async function runPass(
     if (held) send(held, true);
     while (inFlight.length) take(await (inFlight.shift() as Promise<BlockResult>));
     if (codec.kind === "gzip") emit(gzipTrailer(crc, tarSize));
-    if (fd !== undefined) await fsync(fd);
+    if (fd !== undefined) {
+      await syncing;
+      await fsync(fd);
+    }
     return { diffID: `sha256:${tarHash.hex()}`, digest: `sha256:${blobHash.hex()}`, size, tarSize };
   } catch (e) {
+    await syncing?.catch(() => {});
     if (fd !== undefined) {
       try {
         fs.closeSync(fd);
@@ -169,7 +184,10 @@ async function runPass(
   }
 }
 
-/** fsync off the calling thread, so that other layers' passes go on meanwhile. */
-function fsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+/** Bytes written to a blob after which its data is flushed to disk in the background. */
+const SYNC_EVERY = 32 << 20;
+
+/** fsync (or fdatasync, `dataOnly`) off the calling thread, so that other layers' passes go on meanwhile. */
+function fsync(fd: number, dataOnly = false): Promise<void> {
+  return new Promise((resolve, reject) => (dataOnly ? fs.fdatasync : fs.fsync)(fd, (e) => (e ? reject(e) : resolve())));
 }

@@ -38,10 +38,16 @@ export function defaultParallelism(): number {
 type Waiter = { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
 type Job = WorkerJob extends infer J ? J extends { id: number } ? Omit<J, "id"> : never : never;
 
-/** Worker threads that take tasks in the order given, each to the first idle thread. */
+/**
+ * How many tasks each thread is given ahead: the next one waits in its message queue, so that a thread goes on
+ * without waiting for this thread to hand it work.
+ */
+const AHEAD = 2;
+
+/** Worker threads that take tasks in the order given, each to the least loaded thread, a few tasks ahead. */
 class Workers implements BlockCompressor {
   private workers: Worker[] = [];
-  private idle: Worker[] = [];
+  private load = new Map<Worker, number>();
   private queue: { job: WorkerJob; waiter: Waiter }[] = [];
   private pending = new Map<number, Waiter & { worker: Worker }>();
   private nextId = 1;
@@ -50,7 +56,7 @@ class Workers implements BlockCompressor {
   constructor(readonly size: number) {}
 
   get depth(): number {
-    return 2 * this.size;
+    return (AHEAD + 1) * this.size;
   }
 
   async run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult> {
@@ -70,12 +76,15 @@ class Workers implements BlockCompressor {
   }
 
   private dispatch(): void {
+    // All threads start with the first task: their start-up overlaps.
+    while (this.queue.length > 0 && this.workers.length < this.size) this.spawn();
     while (this.queue.length > 0) {
-      let w = this.idle.pop();
-      if (!w && this.workers.length < this.size) w = this.spawn();
-      if (!w) return;
+      let w = this.workers[0];
+      for (const x of this.workers) if ((this.load.get(x) ?? 0) < (this.load.get(w) ?? 0)) w = x;
+      if (!w || (this.load.get(w) ?? 0) >= AHEAD) return;
       const { job, waiter } = this.queue.shift() as (typeof this.queue)[number];
       this.pending.set(job.id, { ...waiter, worker: w });
+      this.load.set(w, (this.load.get(w) ?? 0) + 1);
       const lit = job.kind === "block" ? job.plan.literal : undefined;
       if (lit && lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) w.postMessage(job, [lit.buffer as ArrayBuffer]);
       else w.postMessage(job);
@@ -88,7 +97,7 @@ class Workers implements BlockCompressor {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
-      this.idle.push(w);
+      this.load.set(w, (this.load.get(w) ?? 1) - 1);
       if (r.ok) p.resolve(r);
       else p.reject(r.changed ? new FileChangedError(...r.changed) : new Error(r.error));
       this.dispatch();
@@ -100,10 +109,11 @@ class Workers implements BlockCompressor {
         p.reject(e instanceof Error ? e : new Error(String(e)));
       }
       this.workers = this.workers.filter((x) => x !== w);
-      this.idle = this.idle.filter((x) => x !== w);
+      this.load.delete(w);
       this.dispatch();
     });
     this.workers.push(w);
+    this.load.set(w, 0);
     return w;
   }
 
@@ -112,7 +122,7 @@ class Workers implements BlockCompressor {
     this.closed = true;
     const ws = this.workers;
     this.workers = [];
-    this.idle = [];
+    this.load.clear();
     const gone = new Error("the layer pool was closed");
     for (const { waiter } of this.queue.splice(0)) waiter.reject(gone);
     for (const p of this.pending.values()) p.reject(gone);
