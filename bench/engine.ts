@@ -5,7 +5,7 @@
  * (default: CNB_LIFECYCLE_WORKERS, else the number of cores). The DEFLATE engine is the lifecycle's tuning
  * (CNB_LIFECYCLE_DEFLATE), the compression gzip unless <compression> is zstd.
  * Usage: bun bench/engine.ts <data-dir> <out-layout> [workers] [gzip|zstd]
- * Prints one JSON line: { bytes, layers: [{ dir, diffID, digest, size }] }.
+ * Prints one JSON line: { layers: [{ dir, diffID, digest, size, mediaType }] }.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -40,10 +40,4 @@ const layers = asm.layers.map((l, i) => ({
   size: l.descriptor.size,
   mediaType: l.descriptor.mediaType,
 }));
-console.log(JSON.stringify({ bytes: dirs.reduce((n, d) => n + duBytes(path.join(dataDir, d)), 0), layers }));
-
-function duBytes(p: string): number {
-  const st = fs.lstatSync(p);
-  if (!st.isDirectory()) return st.size;
-  return fs.readdirSync(p).reduce((n, c) => n + duBytes(path.join(p, c)), 0);
-}
+console.log(JSON.stringify({ layers }));

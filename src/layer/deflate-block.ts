@@ -99,8 +99,9 @@ function zlibBlock(data: Uint8Array, final: boolean, level: number): Uint8Array 
 export function incompressible(data: Uint8Array): boolean {
   if (data.length < 1 << 16) return false;
   const counts = new Uint32Array(256);
-  for (let i = 0; i < data.length; i += 4) counts[data[i]]++;
-  const n = Math.ceil(data.length / 4);
+  // Every 16th byte: 65,536 samples of a 1 MiB block put random bytes' estimate within 0.003 bits of 8.
+  for (let i = 0; i < data.length; i += 16) counts[data[i]]++;
+  const n = Math.ceil(data.length / 16);
   let bits = 0;
   for (const c of counts) if (c) bits -= (c / n) * Math.log2(c / n);
   if (bits < 7.95) return false;
