@@ -3,7 +3,6 @@
 #   ours         bun bench/engine.ts: the exporter's layer writing (tar -> sha256 -> gzip (native zlib, level 2) ->
 #                sha256 -> blob, blocks read and compressed on the worker threads, two layers at once)
 #   ours-fflate  the same with CNB_LIFECYCLE_DEFLATE=fflate (the same bytes on every runtime)
-#   ours-fast    the same with CNB_LIFECYCLE_DEFLATE=fast (our own DEFLATE), when it still exists
 #   ours-zstd    the same with -layer-compression zstd (application/vnd.oci.image.layer.v1.tar+zstd)
 #   umoci        umoci insert of each directory into a layout
 #   pigz         tar --sort=name ... | pigz -p2 -1 | sha256sum, one layer after another (no diffID, no blob file)
@@ -21,8 +20,7 @@ data=bench/data/$scale
 out=bench/out/$scale
 export PATH="$PWD/node_modules/.bin:$PATH"
 [ -d "$data" ] || bun bench/generate.ts "$data" "$scale"
-methods=${METHODS:-ours ours-fflate ours-fast ours-zstd umoci pigz gzip}
-[ -f src/layer/deflate-fast.ts ] || methods=${methods//ours-fast/}
+methods=${METHODS:-ours ours-fflate ours-zstd umoci pigz gzip}
 rm -rf "$out"; mkdir -p "$out"
 bytes=$(du -sb --apparent-size "$data" | cut -f1)
 
@@ -64,7 +62,6 @@ for m in $methods; do
   case $m in
     ours) rows+=("$(measure ours bun bench/engine.ts "$data" "$out/ours/app")") ;;
     ours-fflate) rows+=("$(measure ours-fflate env CNB_LIFECYCLE_DEFLATE=fflate bun bench/engine.ts "$data" "$out/ours-fflate/app")") ;;
-    ours-fast) rows+=("$(measure ours-fast env CNB_LIFECYCLE_DEFLATE=fast bun bench/engine.ts "$data" "$out/ours-fast/app")") ;;
     ours-zstd) rows+=("$(measure ours-zstd bun bench/engine.ts "$data" "$out/ours-zstd/app" "" zstd)") ;;
     umoci) rows+=("$(measure umoci bash -c 'umoci_layers "$0" "$1"' "$data" "$out")") ;;
     pigz) rows+=("$(measure pigz bash -c 'pipe_layers "$0" "$1" pigz -p2 -1' "$data" "$out/pigz")") ;;

@@ -1,20 +1,23 @@
 /**
  * Per-core speed and ratio of the block compressors on the generated data, one thread: every layer's tar cut into
- * 1 MiB blocks, each block compressed on its own as the pipeline does (non-final blocks end with a sync flush).
+ * 1 MiB blocks, each block compressed on its own as the pipeline does (deflateBlock: incompressible blocks
+ * stored, non-final blocks ending with a sync flush; zstd: one frame per block).
+ * Waits for a quiet machine first (bench/quiet.ts). Each figure is the best of three passes over the blocks.
  * Usage: bun bench/levels.ts <data-dir> [methods, comma-separated]
  * Prints one markdown table: per method and layer, MB/s (uncompressed) and ratio (tar bytes / compressed bytes).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as zlib from "node:zlib";
+import { zstdFrame } from "../src/layer/block-codec.ts";
 import { deflateBlock } from "../src/layer/deflate-block.ts";
 import { dirLayerEntries } from "../src/layer/tar-entries.ts";
 import { tarChunks } from "../src/layer/tar-writer.ts";
+import { waitQuiet } from "./quiet.ts";
 
 const [dataDir, methodsArg] = process.argv.slice(2);
+const load = await waitQuiet();
 type Method = (b: Uint8Array, final: boolean) => Uint8Array;
-const zlibAt = (level: number, memLevel = 8): Method => (b, final) =>
-  zlib.deflateRawSync(b, { level, memLevel, windowBits: 15, finishFlush: final ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH });
+const zlibAt = (level: number): Method => (b, final) => deflateBlock(b, final, level, "zlib");
 const all: Record<string, Method> = {
   "fflate-1": (b, final) => deflateBlock(b, final, 1, "fflate"),
   "zlib-1": zlibAt(1),
@@ -22,17 +25,9 @@ const all: Record<string, Method> = {
   "zlib-3": zlibAt(3),
   "zlib-4": zlibAt(4),
   "zlib-6": zlibAt(6),
-  "zlib-1-mem9": zlibAt(1, 9),
-  "zlib-2-mem9": zlibAt(2, 9),
-  "zlib-3-mem9": zlibAt(3, 9),
-  "zlib-4-mem9": zlibAt(4, 9),
-  "zstd-1": (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }),
-  "zstd-3": (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } }),
+  "zstd-1": (b) => zstdFrame(b, 1),
+  "zstd-3": (b) => zstdFrame(b, 3),
 };
-if (fs.existsSync(new URL("../src/layer/deflate-fast.ts", import.meta.url))) {
-  const { deflateFast } = await import("../src/layer/deflate-fast.ts");
-  all.fast = (b, final) => deflateFast(b, final);
-}
 const names = methodsArg ? methodsArg.split(",") : Object.keys(all);
 const layers = fs.readdirSync(dataDir).sort();
 const rows: string[] = [];
@@ -60,6 +55,7 @@ for (const layer of layers) {
     total.set(name, { ms: t.ms + ms, inB: t.inB + inB, outB: t.outB + outB });
   }
 }
+console.log(`1-minute load at the start: ${load.toFixed(2)}\n`);
 console.log("| method | layer | MB/s per core | ratio |\n|---|---|---:|---:|");
 for (const r of rows) console.log(r);
 for (const [name, t] of total) console.log(`| ${name} | all | ${(t.inB / 1e3 / t.ms).toFixed(0)} | ${(t.inB / t.outB).toFixed(2)} |`);

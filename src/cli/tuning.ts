@@ -34,7 +34,7 @@ export function tuningFrom(env: Record<string, string | undefined>): Tuning {
   const h = env.CNB_LIFECYCLE_HASH || "node";
   if (!["node", "node:crypto", "wasm", "hash-wasm"].includes(h)) throw bad("CNB_LIFECYCLE_HASH", h, '"node" or "wasm"');
   const d = env.CNB_LIFECYCLE_DEFLATE || "zlib";
-  if (d !== "zlib" && d !== "fflate" && d !== "fast") throw bad("CNB_LIFECYCLE_DEFLATE", d, '"zlib", "fflate" or "fast"');
+  if (d !== "zlib" && d !== "fflate") throw bad("CNB_LIFECYCLE_DEFLATE", d, '"zlib" or "fflate"');
   const w = env.CNB_LIFECYCLE_WORKERS;
   let workers = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   if (w !== undefined && w !== "") {

@@ -56,5 +56,13 @@ function x2nModP(n: number, k: number): number {
  * @example crc32Combine(crc32(0, a), crc32(0, b), b.length) === crc32(0, concat(a, b))
  */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
-  return (multModP(x2nModP(lengthB, 3), crcA) ^ crcB) >>> 0;
+  // Blocks are mostly of one length: keep the multiplier of the last one.
+  if (lengthB !== lastLength) {
+    lastLength = lengthB;
+    lastShift = x2nModP(lengthB, 3);
+  }
+  return (multModP(lastShift, crcA) ^ crcB) >>> 0;
 }
+
+let lastLength = -1;
+let lastShift = 0;

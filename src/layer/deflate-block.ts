@@ -6,14 +6,13 @@
  */
 import * as zlib from "node:zlib";
 import { Deflate } from "fflate";
-import { deflateFast } from "./deflate-fast.ts";
 
 /**
- * The block compressors: `zlib` (node:zlib, native; the default), `fflate` (plain TypeScript, so the same bytes on
- * every runtime) or `fast` (deflate-fast.ts, plain TypeScript). Each gives its own bytes; zlib's depend on the
- * runtime's zlib build (pinned in a lifecycle binary).
+ * The block compressors: `zlib` (node:zlib, native; the default) or `fflate` (plain TypeScript, so the same bytes
+ * on every runtime). Each gives its own bytes; zlib's depend on the runtime's zlib build (pinned in a lifecycle
+ * binary: Bun's is zlib-ng).
  */
-export type DeflateEngine = "zlib" | "fflate" | "fast";
+export type DeflateEngine = "zlib" | "fflate";
 
 /** The engine used when none is given. */
 export const DEFAULT_DEFLATE_ENGINE: DeflateEngine = "zlib";
@@ -51,7 +50,6 @@ export function deflateBlock(data: Uint8Array, final: boolean, level?: number, e
   level ??= defaultLevel(engine);
   if (incompressible(data)) return storedBlocks(data, final);
   if (engine === "zlib") return zlibBlock(data, final, level);
-  if (engine === "fast") return deflateFast(data, final);
   const parts: Uint8Array[] = [];
   let total = 0;
   const dfl = new Deflate({ level: level as 1, mem: DEFLATE_MEM }, (chunk) => {

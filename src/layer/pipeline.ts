@@ -134,7 +134,7 @@ async function runPass(
   let tarSize = 0;
   const take = (r: BlockResult) => {
     tarHash.update(r.raw);
-    crc = crc32Combine(crc, r.crc, r.raw.length);
+    if (codec.kind === "gzip") crc = crc32Combine(crc, r.crc, r.raw.length);
     tarSize += r.raw.length;
     emit(r.data);
     opts.onProgress?.(tarSize);

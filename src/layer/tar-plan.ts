@@ -67,7 +67,7 @@ export function* tarBlockPlans(entries: Iterable<TarEntry>, blockSize: number): 
     let off = 0;
     while (off < bytes.length) {
       const n = Math.min(bytes.length - off, blockSize - fill);
-      pieces.push(bytes.subarray(off, off + n));
+      pieces.push(off === 0 && n === bytes.length ? bytes : bytes.subarray(off, off + n));
       literalLength += n;
       const last = parts.length - 1;
       if (last >= 0 && typeof parts[last] === "number") parts[last] = (parts[last] as number) + n;
