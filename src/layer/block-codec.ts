@@ -39,12 +39,13 @@ export function zstdFrame(data: Uint8Array, level = ZSTD_LEVEL): Uint8Array {
 }
 
 /**
- * Fills the block of `plan` and encodes it; `final` marks the layer's last block.
+ * Fills the block of `plan` (into `into` when given, a buffer of at least `plan.size` bytes) and encodes it;
+ * `final` marks the layer's last block.
  *
  * @example const { raw, data, crc } = runBlock(plan, false, { kind: "gzip", engine: "zlib", level: 2 })
  */
-export function runBlock(plan: BlockPlan, final: boolean, codec: BlockCodec): BlockResult {
-  const raw = fillBlock(plan);
+export function runBlock(plan: BlockPlan, final: boolean, codec: BlockCodec, into?: Uint8Array): BlockResult {
+  const raw = fillBlock(plan, into);
   if (codec.kind === "gzip") return { raw, data: deflateBlock(raw, final, codec.level, codec.engine), crc: crc32(0, raw) };
   if (codec.kind === "zstd") return { raw, data: zstdFrame(raw, codec.level), crc: 0 };
   return { raw, data: EMPTY, crc: 0 };

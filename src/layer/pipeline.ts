@@ -34,6 +34,8 @@ export interface BlockCompressor {
   run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult>;
   /** How many blocks to keep in flight per layer. */
   readonly depth: number;
+  /** Takes back the buffer of a result's `raw` once it is no longer used, to fill another block into. */
+  recycle?(buffer: ArrayBuffer): void;
 }
 
 /** Options of the pass. */
@@ -54,10 +56,19 @@ export interface PipelineOptions {
 /** The default block size: large enough for a good ratio, small enough to spread a layer over the cores. */
 export const BLOCK_SIZE = 1 << 20;
 
-/** Fills and encodes on the calling thread. */
+const inlineSpare: ArrayBuffer[] = [];
+
+/** Fills and encodes on the calling thread (into a buffer given back by an earlier block, when there is one). */
 export const inlineCompressor: BlockCompressor = {
-  run: (plan, final, codec) => Promise.resolve(runBlock(plan, final, codec)),
+  run: (plan, final, codec) => {
+    const spare = inlineSpare.pop();
+    const into = spare && spare.byteLength >= plan.size ? new Uint8Array(spare) : undefined;
+    return Promise.resolve(runBlock(plan, final, codec, into));
+  },
   depth: 1,
+  recycle: (buffer) => {
+    if (inlineSpare.length < 2) inlineSpare.push(buffer);
+  },
 };
 
 /** The block codec the options ask for. */
@@ -137,6 +148,7 @@ async function runPass(
     if (codec.kind === "gzip") crc = crc32Combine(crc, r.crc, r.raw.length);
     tarSize += r.raw.length;
     emit(r.data);
+    compressor.recycle?.(r.raw.buffer as ArrayBuffer);
     opts.onProgress?.(tarSize);
   };
   const inFlight: Promise<BlockResult>[] = [];

@@ -15,7 +15,7 @@ import { type BlockPlan, FileChangedError } from "./tar-plan.ts";
 
 /** A task sent to a worker: a block to fill and encode, or a tree to fingerprint (stat-index.ts). */
 export type WorkerJob =
-  | { id: number; kind: "block"; plan: BlockPlan; final: boolean; codec: BlockCodec }
+  | { id: number; kind: "block"; plan: BlockPlan; final: boolean; codec: BlockCodec; into?: ArrayBuffer }
   | { id: number; kind: "fingerprint"; placement: Placement; owner: Owner; extra?: string };
 
 /** A worker's answer; `changed` carries a FileChangedError's fields. */
@@ -52,8 +52,14 @@ class Workers implements BlockCompressor {
   private pending = new Map<number, Waiter & { worker: Worker }>();
   private nextId = 1;
   private closed = false;
+  /** Buffers of blocks already hashed, sent with the next blocks to be filled into (fewer fresh pages). */
+  private spare: ArrayBuffer[] = [];
 
   constructor(readonly size: number) {}
+
+  recycle(buffer: ArrayBuffer): void {
+    if (this.spare.length < 4 * this.size && buffer.byteLength > 0) this.spare.push(buffer);
+  }
 
   get depth(): number {
     return (AHEAD + 1) * this.size;
@@ -85,9 +91,17 @@ class Workers implements BlockCompressor {
       const { job, waiter } = this.queue.shift() as (typeof this.queue)[number];
       this.pending.set(job.id, { ...waiter, worker: w });
       this.load.set(w, (this.load.get(w) ?? 0) + 1);
-      const lit = job.kind === "block" ? job.plan.literal : undefined;
-      if (lit && lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) w.postMessage(job, [lit.buffer as ArrayBuffer]);
-      else w.postMessage(job);
+      const transfer: ArrayBuffer[] = [];
+      if (job.kind === "block") {
+        const lit = job.plan.literal;
+        if (lit.byteOffset === 0 && lit.byteLength === lit.buffer.byteLength && lit.byteLength > 0) transfer.push(lit.buffer as ArrayBuffer);
+        const i = this.spare.findIndex((b) => b.byteLength >= job.plan.size);
+        if (i >= 0) {
+          job.into = this.spare.splice(i, 1)[0];
+          transfer.push(job.into);
+        }
+      }
+      w.postMessage(job, transfer);
     }
   }
 
@@ -123,6 +137,7 @@ class Workers implements BlockCompressor {
     const ws = this.workers;
     this.workers = [];
     this.load.clear();
+    this.spare = [];
     const gone = new Error("the layer pool was closed");
     for (const { waiter } of this.queue.splice(0)) waiter.reject(gone);
     for (const p of this.pending.values()) p.reject(gone);

@@ -8,7 +8,10 @@ import type { WorkerJob, WorkerReply } from "./pool.ts";
 import { treeFingerprint } from "./stat-index.ts";
 import { FileChangedError } from "./tar-plan.ts";
 
-/** `b` itself when it owns its whole buffer (so the buffer can be transferred), else a copy that does. */
+/**
+ * `b` itself when it spans its whole buffer (so the buffer can be transferred), else a copy that does. A buffer
+ * the codec returns may be a slice of a pool shared with other allocations: it is never transferred whole.
+ */
 function owned(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
@@ -22,8 +25,10 @@ if (port) {
         port.postMessage({ id: job.id, ok: true, fingerprint: treeFingerprint(job.placement, job.owner, job.extra) } satisfies WorkerReply);
         return;
       }
-      const r = runBlock(job.plan, job.final, job.codec);
-      const raw = owned(r.raw);
+      const r = runBlock(job.plan, job.final, job.codec, job.into ? new Uint8Array(job.into) : undefined);
+      // The tar block is a view of a buffer of its own (filled here, or sent to be filled): transferred whole, so
+      // that it can come back for another block.
+      const raw = r.raw;
       const data = owned(r.data);
       reply = { id: job.id, ok: true, block: { raw, data, crc: r.crc } };
       const transfer = [raw.buffer as ArrayBuffer];
