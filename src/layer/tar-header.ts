@@ -32,7 +32,7 @@ export function bytesOf(s: string): Uint8Array {
 }
 
 function isAscii(b: Uint8Array): boolean {
-  for (const c of b) if (c >= 0x80 || c === 0) return false;
+  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80 || b[i] === 0) return false;
   return true;
 }
 
@@ -51,7 +51,7 @@ function putOctal(block: Uint8Array, off: number, len: number, value: number): v
 }
 
 function putBytes(block: Uint8Array, off: number, len: number, b: Uint8Array): void {
-  block.set(b.subarray(0, len), off);
+  block.set(b.length <= len ? b : b.subarray(0, len), off);
 }
 
 function fitsOctal(value: number, len: number): boolean {
