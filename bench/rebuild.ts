@@ -7,7 +7,8 @@
  * Runs `dist/lifecycle analyzer` and `dist/lifecycle exporter` under GNU time, twice (first build, then a rebuild
  * with nothing changed), and a third time with CNB_LIFECYCLE_REREAD=true (every layer hashed again).
  * Each measurement waits for a quiet machine (bench/quiet.ts) and its row gives the 1-minute load it started at.
- * Usage: bun bench/rebuild.ts [quick|full]    (after `bun build.ts`)
+ * Usage: bun bench/rebuild.ts [quick|full]    (after `bun build.ts`; LIFECYCLE=<binary> measures another build of
+ * the lifecycle, e.g. one compiled from an earlier commit, as phases and launcher)
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -22,7 +23,7 @@ const scale = process.argv[2] ?? "quick";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const data = path.join(root, "bench", "data", scale);
 const work = path.join(root, "bench", "out", `rebuild-${scale}`);
-const bin = path.join(root, "dist", "lifecycle");
+const bin = process.env.LIFECYCLE ? path.resolve(process.env.LIFECYCLE) : path.join(root, "dist", "lifecycle");
 if (!fs.existsSync(bin)) throw new Error("run `bun build.ts` first");
 if (!fs.existsSync(data)) spawnSync("bun", [path.join(root, "bench/generate.ts"), data, scale], { stdio: "inherit" });
 fs.rmSync(work, { recursive: true, force: true });
