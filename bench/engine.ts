@@ -1,36 +1,43 @@
 /**
- * Our layer engine on the generated data: every top-level directory of <data-dir> becomes one layer, written as a
- * gzip blob into the layout <out-layout> through the one-pass pipeline, layers in parallel on <workers> threads.
- * Usage: bun bench/engine.ts <data-dir> <out-layout> [workers]
- * Prints one JSON line: { bytes, layers: [{ dir, diffID, digest, size }] }.
+ * Our layer engine on the generated data, the way the exporter writes layers: every top-level directory of
+ * <data-dir> becomes one layer of an image in the OCI layout <out-layout>, asked for in name order from the
+ * exporter's Assembly (src/phase/export/assembly.ts: its passes at once, committed in order), on <workers> threads
+ * (default: CNB_LIFECYCLE_WORKERS, else the number of cores). The DEFLATE engine is the lifecycle's tuning
+ * (CNB_LIFECYCLE_DEFLATE), the compression gzip unless <compression> is zstd.
+ * Usage: bun bench/engine.ts <data-dir> <out-layout> [workers] [gzip|zstd]
+ * Prints one JSON line: { layers: [{ dir, diffID, digest, size, mediaType }] }.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LayoutWriter } from "../src/image/layout-write.ts";
+import { tuningFrom } from "../src/cli/tuning.ts";
+import { Logger } from "../src/ground/log.ts";
+import { LayoutStore } from "../src/image/layout-store.ts";
+import type { LayerCompression } from "../src/layer/block-codec.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { dirLayerEntries } from "../src/layer/tar-entries.ts";
+import { Assembly } from "../src/phase/export/assembly.ts";
 
-const [dataDir, outLayout, workersArg] = process.argv.slice(2);
-const workers = Number(workersArg ?? 2);
+const [dataDir, outLayout, workersArg, compressionArg] = process.argv.slice(2);
+const tuning = tuningFrom(process.env);
+const workers = workersArg ? Number(workersArg) : tuning.workers;
+const compression = (compressionArg ?? "gzip") as LayerCompression;
+const log = new Logger("warn");
+const store = new LayoutStore({ dir: path.dirname(path.resolve(outLayout)), form: "rfc" });
+const pool = new LayerPool(workers, { engine: tuning.deflate });
+const asm = new Assembly(store.sink([path.basename(outLayout)], log), "oci", undefined, pool, log, undefined, undefined, compression);
 const dirs = fs.readdirSync(dataDir).sort();
-const layout = LayoutWriter.open(outLayout);
-const pool = new LayerPool(workers);
-// Largest first, so the two threads finish together.
-const sizes = new Map(dirs.map((d) => [d, duBytes(path.join(dataDir, d))]));
-const order = [...dirs].sort((a, b) => (sizes.get(b) as number) - (sizes.get(a) as number));
-const results = await Promise.all(
-  order.map(async (d) => {
-    const tmp = layout.tempBlobPath();
-    const r = await pool.runEntries(dirLayerEntries({ disk: path.resolve(dataDir, d), image: `/layers/bench/${d}` }, { uid: 1000, gid: 1000 }), tmp);
-    layout.commitBlob(tmp, r.digest);
-    return { dir: d, ...r };
-  }),
-);
+const owner = { uid: 1000, gid: 1000 };
+const done = dirs.map((d) => {
+  const placement = { disk: path.resolve(dataDir, d), image: `/layers/bench/${d}` };
+  return asm.addOrReuse(`bench:${d}`, () => dirLayerEntries(placement, owner), undefined, d);
+});
+await Promise.all(done);
 await pool.close();
-console.log(JSON.stringify({ bytes: results.reduce((n, r) => n + r.tarSize, 0), layers: results }));
-
-function duBytes(p: string): number {
-  const st = fs.lstatSync(p);
-  if (!st.isDirectory()) return st.size;
-  return fs.readdirSync(p).reduce((n, c) => n + duBytes(path.join(p, c)), 0);
-}
+const layers = asm.layers.map((l, i) => ({
+  dir: dirs[i],
+  diffID: l.diffID,
+  digest: l.descriptor.digest,
+  size: l.descriptor.size,
+  mediaType: l.descriptor.mediaType,
+}));
+console.log(JSON.stringify({ layers }));

@@ -6,7 +6,9 @@
  *   launcher    dist/lifecycle (the compiled binary, ~110 MB; compressed once, then cached)
  * Runs `dist/lifecycle analyzer` and `dist/lifecycle exporter` under GNU time, twice (first build, then a rebuild
  * with nothing changed), and a third time with CNB_LIFECYCLE_REREAD=true (every layer hashed again).
- * Usage: bun bench/rebuild.ts [quick|full]    (after `bun build.ts`)
+ * Each measurement waits for a quiet machine (bench/quiet.ts) and its row gives the 1-minute load it started at.
+ * Usage: bun bench/rebuild.ts [quick|full]    (after `bun build.ts`; LIFECYCLE=<binary> measures another build of
+ * the lifecycle, e.g. one compiled from an earlier commit, as phases and launcher)
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -15,12 +17,13 @@ import { LayoutWriter } from "../src/image/layout-write.ts";
 import { MediaType } from "../src/image/types.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { dirLayerEntries } from "../src/layer/tar-entries.ts";
+import { waitQuiet } from "./quiet.ts";
 
 const scale = process.argv[2] ?? "quick";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const data = path.join(root, "bench", "data", scale);
 const work = path.join(root, "bench", "out", `rebuild-${scale}`);
-const bin = path.join(root, "dist", "lifecycle");
+const bin = process.env.LIFECYCLE ? path.resolve(process.env.LIFECYCLE) : path.join(root, "dist", "lifecycle");
 if (!fs.existsSync(bin)) throw new Error("run `bun build.ts` first");
 if (!fs.existsSync(data)) spawnSync("bun", [path.join(root, "bench/generate.ts"), data, scale], { stdio: "inherit" });
 fs.rmSync(work, { recursive: true, force: true });
@@ -86,9 +89,14 @@ for (
   const [name, extra] of [["first build", {}], ["no-change rebuild", {}], ["rebuild, CNB_LIFECYCLE_REREAD=true", { CNB_LIFECYCLE_REREAD: "true" }]] as const
 ) {
   const a = timed(["analyzer", "-run-image", "bench/run:v1", "bench/app"], extra);
+  const load = await waitQuiet();
   const e = timed(["exporter", "-launcher", bin, "-cache-dir", cache, "bench/app"], extra);
   const reused = (e.out.match(/Reusing/g) ?? []).length;
-  rows.push(`| ${name} | ${a.wall.toFixed(2)} | ${e.wall.toFixed(2)} | ${e.cpu.toFixed(2)} | ${e.rss.toFixed(0)} | ${e.written.toFixed(1)} | ${reused} |`);
+  rows.push(
+    `| ${name} | ${a.wall.toFixed(2)} | ${e.wall.toFixed(2)} | ${e.cpu.toFixed(2)} | ${e.rss.toFixed(0)} | ${e.written.toFixed(1)} | ${reused} | ${
+      load.toFixed(2)
+    } |`,
+  );
 }
 const appBytes = size(app) + size(path.join(bp, "modules"));
 console.log(
@@ -97,6 +105,8 @@ console.log(
   } MB launcher; ${scale} data; ${new Date().toISOString().slice(0, 10)}`,
 );
 console.log("");
-console.log("| export | analyzer wall s | exporter wall s | exporter CPU s | exporter peak RSS MB | exporter MB written | 'Reusing' lines |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+console.log(
+  "| export | analyzer wall s | exporter wall s | exporter CPU s | exporter peak RSS MB | exporter MB written | 'Reusing' lines | load before |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) console.log(r);

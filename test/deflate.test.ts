@@ -1,7 +1,7 @@
 /**
  * The block compressors: every output must inflate back to its input with independent inflaters (zlib through
- * node:zlib, fflate, GNU gzip), blocks must concatenate into one stream, and the layer pipeline must give the same
- * bytes whatever the number of threads, with either engine.
+ * node:zlib, fflate, GNU gzip), blocks must concatenate into one stream, CRCs of blocks must combine into the
+ * stream's, and the layer pipeline must give the same bytes whatever the number of threads, with every engine.
  */
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
@@ -9,8 +9,8 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { inflateSync } from "fflate";
-import { codeLengths, deflateFast } from "../src/layer/deflate-fast.ts";
-import { deflateBlock, incompressible } from "../src/layer/deflate-block.ts";
+import { deflateBlock, type DeflateEngine, incompressible } from "../src/layer/deflate-block.ts";
+import { crc32, crc32Combine } from "../src/layer/crc32.ts";
 import { tuningFrom } from "../src/cli/tuning.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { entriesOf } from "./helpers/layer-spec.ts";
@@ -64,73 +64,84 @@ const inputs: [string, Uint8Array][] = [
   ],
 ];
 
-describe("deflateFast", () => {
-  for (const [name, data] of inputs) {
-    test(`${name}: final and non-final streams inflate with zlib and fflate`, () => {
-      const fin = deflateFast(data, true);
-      expect(Buffer.compare(zlib.inflateRawSync(fin), Buffer.from(data))).toBe(0);
-      expect(Buffer.compare(Buffer.from(inflateSync(fin)), Buffer.from(data))).toBe(0);
-      // A non-final piece followed by another stream is one valid stream.
-      const joined = Buffer.concat([deflateFast(data, false), deflateFast(Uint8Array.of(1, 2, 3), true)]);
-      expect(Buffer.compare(zlib.inflateRawSync(joined), Buffer.concat([Buffer.from(data), Buffer.from([1, 2, 3])]))).toBe(0);
+const ENGINES: DeflateEngine[] = ["zlib", "fflate"];
+
+/** Runs, text, noise and repeats mixed at random, up to 300 KB. */
+function mixture(): Uint8Array {
+  const n = rnd() % 300_000;
+  const a = new Uint8Array(n);
+  let i = 0;
+  while (i < n) {
+    const kind = rnd() % 4;
+    const len = Math.min(n - i, 1 + (rnd() % 5000));
+    if (kind === 0) a.fill(rnd() & 0xff, i, i + len);
+    else if (kind === 1) a.set(text(len), i);
+    else if (kind === 2) a.set(random(len), i);
+    else if (i > 0) { for (let j = 0; j < len; j++) a[i + j] = a[i + j - 1 - ((rnd() % Math.min(i, 40000)) | 0)] ?? 0; }
+    i += len;
+  }
+  return a;
+}
+
+describe("deflateBlock", () => {
+  for (const engine of ENGINES) {
+    test(`${engine}: every input, final and followed by another block, inflates with zlib and fflate`, () => {
+      for (const [name, data] of inputs) {
+        const fin = deflateBlock(data, true, undefined, engine);
+        expect([name, Buffer.compare(zlib.inflateRawSync(fin), Buffer.from(data))]).toEqual([name, 0]);
+        expect([name, Buffer.compare(Buffer.from(inflateSync(fin)), Buffer.from(data))]).toEqual([name, 0]);
+        // A non-final block (ending with a sync flush) followed by another block is one valid stream.
+        const joined = Buffer.concat([deflateBlock(data, false, undefined, engine), deflateBlock(Uint8Array.of(1, 2, 3), true, undefined, engine)]);
+        expect([name, Buffer.compare(zlib.inflateRawSync(joined), Buffer.concat([Buffer.from(data), Buffer.from([1, 2, 3])]))]).toEqual([name, 0]);
+      }
     });
   }
 
-  test("60 random mixtures of runs, text, noise and repeats inflate back", () => {
-    for (let k = 0; k < 60; k++) {
-      const n = rnd() % 300_000;
-      const a = new Uint8Array(n);
-      let i = 0;
-      while (i < n) {
-        const kind = rnd() % 4;
-        const len = Math.min(n - i, 1 + (rnd() % 5000));
-        if (kind === 0) a.fill(rnd() & 0xff, i, i + len);
-        else if (kind === 1) a.set(text(len), i);
-        else if (kind === 2) a.set(random(len), i);
-        else if (i > 0) { for (let j = 0; j < len; j++) a[i + j] = a[i + j - 1 - ((rnd() % Math.min(i, 40000)) | 0)] ?? 0; }
-        i += len;
+  test("30 random mixtures of runs, text, noise and repeats, joined two by two, inflate back with every engine", () => {
+    for (let k = 0; k < 30; k++) {
+      const a = mixture();
+      const b = mixture();
+      for (const engine of ENGINES) {
+        const joined = Buffer.concat([deflateBlock(a, false, undefined, engine), deflateBlock(b, true, undefined, engine)]);
+        expect([engine, k, Buffer.compare(zlib.inflateRawSync(joined), Buffer.concat([a, b]))]).toEqual([engine, k, 0]);
       }
-      expect(Buffer.compare(zlib.inflateRawSync(deflateFast(a, true)), Buffer.from(a))).toBe(0);
     }
   });
 
-  test("compresses text about as well as fflate at level 1", () => {
-    const t = text(1 << 20);
-    expect(deflateFast(t, true).length).toBeLessThan(zlib.deflateRawSync(t, { level: 1 }).length * 1.1);
+  test("zlib's default level compresses text at least as well as fflate level 1", () => {
+    const t = text(4 << 20);
+    const blocks = [0, 1, 2, 3].map((i) => t.subarray(i << 20, (i + 1) << 20));
+    const size = (engine: DeflateEngine) => blocks.reduce((n, b, i) => n + deflateBlock(b, i === 3, undefined, engine).length, 0);
+    expect(size("zlib")).toBeLessThanOrEqual(size("fflate"));
   });
 
-  test("length-limited codes are complete and within the limit", () => {
-    // Fibonacci frequencies give a degenerate tree deeper than 15 without limiting.
-    const freq = new Uint32Array(40);
-    let a = 1, b = 1;
-    for (let i = 0; i < 40; i++) {
-      freq[i] = a;
-      [a, b] = [b, a + b];
-    }
-    for (const max of [7, 15]) {
-      const lengths = codeLengths(freq, max);
-      expect(Math.max(...lengths)).toBeLessThanOrEqual(max);
-      const kraft = [...lengths].reduce((s, l) => s + (l ? 2 ** -l : 0), 0);
-      expect(kraft).toBe(1);
+  test("CRC-32 of blocks combine into the CRC of the whole", () => {
+    const t = text(300_000);
+    expect(crc32(0, new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+    for (const cut of [0, 1, 4096, 65_537, t.length - 1, t.length]) {
+      const a = t.subarray(0, cut);
+      const b = t.subarray(cut);
+      expect(crc32Combine(crc32(0, a), crc32(0, b), b.length)).toBe(crc32(0, t));
     }
   });
 });
 
 describe("engines in the pipeline", () => {
-  test("CNB_LIFECYCLE_DEFLATE selects the engine", () => {
-    expect(tuningFrom({}).deflate).toBe("fflate");
-    expect(tuningFrom({ CNB_LIFECYCLE_DEFLATE: "fast" }).deflate).toBe("fast");
-    expect(() => tuningFrom({ CNB_LIFECYCLE_DEFLATE: "zlib" })).toThrow(/must be "fflate" or "fast", got "zlib"/);
+  test("CNB_LIFECYCLE_DEFLATE selects the engine: zlib by default", () => {
+    expect(tuningFrom({}).deflate).toBe("zlib");
+    expect(tuningFrom({ CNB_LIFECYCLE_DEFLATE: "fflate" }).deflate).toBe("fflate");
+    expect(() => tuningFrom({ CNB_LIFECYCLE_DEFLATE: "fast" })).toThrow(/CNB_LIFECYCLE_DEFLATE must be "zlib" or "fflate", got "fast"/);
+    expect(() => tuningFrom({ CNB_LIFECYCLE_DEFLATE: "libdeflate" })).toThrow(/must be "zlib" or "fflate", got "libdeflate"/);
   });
 
-  test("incompressible blocks are stored by both engines", () => {
+  test("incompressible blocks are stored by every engine", () => {
     const r = random(1 << 20);
     expect(incompressible(r)).toBe(true);
     expect(incompressible(text(1 << 20))).toBe(false);
-    expect(deflateBlock(r, true, 1, "fast")).toEqual(deflateBlock(r, true, 1, "fflate"));
+    for (const engine of ENGINES) expect(deflateBlock(r, true, undefined, engine)).toEqual(deflateBlock(r, true, 1, "fflate"));
   });
 
-  for (const engine of ["fflate", "fast"] as const) {
+  for (const engine of ENGINES) {
     test(`${engine}: a layer gives the same blob on 1 and 2 threads, and gzip accepts it`, async () => {
       const dir = tmpDir("engine-");
       fs.mkdirSync(path.join(dir, "src"));

@@ -25,3 +25,24 @@ test("the launcher layer is compressed once per launcher binary and then taken f
   expect(third.diffID).not.toBe(first.diffID);
   await pool.close();
 });
+
+test("the launcher layer goes through the layer engine with the image's compression, cached apart for each", async () => {
+  const dir = tmpDir("launcher-zstd-");
+  const launcher = path.join(dir, "launcher");
+  fs.writeFileSync(launcher, Buffer.alloc(2 << 20, "launcher binary bytes "), { mode: 0o755 });
+  const cache = path.join(dir, "cache");
+  const pool = new LayerPool(2);
+  try {
+    const gzip = await launcherLayer(launcher, cache, pool);
+    const zstd = await launcherLayer(launcher, cache, pool, "zstd");
+    expect(zstd.diffID).toBe(gzip.diffID);
+    expect(zstd.digest).not.toBe(gzip.digest);
+    expect([...fs.readFileSync(gzip.blob).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+    expect([...fs.readFileSync(zstd.blob).subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+    const refusing = { runEntries: () => Promise.reject(new Error("compressed again")), options: {} } as unknown as LayerPool;
+    expect(await launcherLayer(launcher, cache, refusing, "zstd")).toEqual(zstd);
+    expect(await launcherLayer(launcher, cache, refusing)).toEqual(gzip);
+  } finally {
+    await pool.close();
+  }
+});

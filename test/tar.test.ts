@@ -21,8 +21,9 @@ import { gunzipSync } from "fflate";
 import { compressLayer, tarDiffID } from "../src/layer/pipeline.ts";
 import { LayerPool } from "../src/layer/pool.ts";
 import { entriesOf, type LayerSpec } from "./helpers/layer-spec.ts";
-import { type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
+import { compareBytes, type Owner, type Placement, processTypesLayerEntries } from "../src/layer/tar-entries.ts";
 import { writeTar } from "../src/layer/tar-writer.ts";
+import { buildGo } from "./helpers/go.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const ORACLE_SRC = path.join(REPO, "test", "oracle", "lifecycle-tar.go");
@@ -45,39 +46,11 @@ function rootTest(name: string, fn: () => Promise<void> | void, timeout?: number
 // The Go oracle
 // ---------------------------------------------------------------------------------------------------------------
 
-/** `go` on PATH, else the newest /usr/lib/go-*\/bin/go; TAR_ORACLE_GO=<path> picks one, TAR_ORACLE_GO=none disables it. */
-function findGo(): string | undefined {
-  const forced = process.env.TAR_ORACLE_GO;
-  if (forced) return forced === "none" ? undefined : forced;
-  const onPath = Bun.which("go");
-  if (onPath) return onPath;
-  let dirs: string[] = [];
-  try {
-    dirs = fs.readdirSync("/usr/lib").filter((d) => /^go-\d/.test(d));
-  } catch {
-    return undefined;
-  }
-  dirs.sort((a, b) => b.localeCompare(a, "en", { numeric: true }));
-  for (const d of dirs) {
-    const go = `/usr/lib/${d}/bin/go`;
-    if (fs.existsSync(go)) return go;
-  }
-  return undefined;
-}
-
 /** Builds the oracle once: its binary, or undefined without Go, or the build error. */
 const oracle: { bin?: string; error?: string } = (() => {
-  const go = findGo();
-  if (!go) {
-    console.log("Go not found: the Go oracle comparisons are skipped; only the hard-coded diffIDs are checked");
-    return {};
-  }
-  const env: Record<string, string | undefined> = { ...process.env, GOTOOLCHAIN: "local", GOFLAGS: "" };
-  if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = path.join(TMP, "gocache");
-  const bin = path.join(TMP, "lifecycle-tar");
-  const r = Bun.spawnSync([go, "build", "-o", bin, ORACLE_SRC], { cwd: REPO, env, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) return { error: `${go} build ${ORACLE_SRC} failed: ${r.stderr.toString()}` };
-  return { bin };
+  const built = buildGo(ORACLE_SRC, TMP);
+  if (!built.bin && !built.error) console.log("Go not found: the Go oracle comparisons are skipped; only the hard-coded diffIDs are checked");
+  return built;
 })();
 
 function oracleArgs(spec: LayerSpec): string[] {
@@ -624,6 +597,36 @@ describe("dir layer", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("order", () => {
+  test("compareBytes orders names as their UTF-8 bytes, astral and private-use characters included", () => {
+    const pool = [
+      "a",
+      "b",
+      "A",
+      "-",
+      ".",
+      "_",
+      "~",
+      "é",
+      "z\u00ff",
+      "\u0800",
+      "\ud7ff",
+      "\ue000",
+      "\uffff",
+      "\u{1f600}",
+      "\u{10000}",
+      "ab",
+      "a\u{1f600}",
+      "a\ue000",
+    ];
+    let seed = 3;
+    const pick = () => pool[(seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % pool.length];
+    for (let i = 0; i < 2000; i++) {
+      const a = pick() + pick();
+      const b = pick() + pick();
+      expect([a, b, Math.sign(compareBytes(a, b))]).toEqual([a, b, Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)))]);
+    }
+  });
+
   function build(root: string, image: string): Placement {
     const p = layerAt(root, image, BP);
     const t = new Tree(p.disk).dir("a").dir("a/b").file("a/b/c", "c").file("a-b", "ab").file("Z", "Z").file("_", "_");

@@ -144,6 +144,13 @@ const specs: FlagSpec[] = [
   { name: "launcher", kind: "string", default: "/cnb/lifecycle/launcher", usage: "the launcher to put in the image" },
   { name: "launcher-sbom", kind: "string", default: "/cnb/lifecycle", usage: "directory of the launcher's SBOM files" },
   { name: "parallel", kind: "bool", env: ["CNB_PARALLEL_EXPORT"], usage: "accepted; layers are always compressed on every core" },
+  {
+    name: "layer-compression",
+    kind: "string",
+    env: ["CNB_LAYER_COMPRESSION"],
+    default: "gzip",
+    usage: "compression of new layers: gzip, or zstd (OCI run images only; older runtimes read gzip only)",
+  },
   { name: "force", kind: "bool", env: ["CNB_FORCE_REBASE"], usage: "rebase even when the image, target or run image name does not fit" },
   { name: "uid", kind: "int", env: ["CNB_USER_ID"], default: "0", usage: "user ID of the build user (owner of exported files)" },
   { name: "gid", kind: "int", env: ["CNB_GROUP_ID"], default: "0", usage: "group ID of the build user" },

@@ -15,7 +15,7 @@ export interface Tuning {
   hash: HashBackend;
   /** `CNB_LIFECYCLE_WORKERS`: threads compressing layers (default: the number of cores). */
   workers: number;
-  /** `CNB_LIFECYCLE_DEFLATE`: the block compressor. */
+  /** `CNB_LIFECYCLE_DEFLATE`: the block compressor, `zlib` (the runtime's native zlib) by default. */
   deflate: DeflateEngine;
   /** `CNB_LIFECYCLE_REREAD=true`: read every layer again instead of trusting the stat index. */
   reread: boolean;
@@ -33,8 +33,8 @@ function bad(name: string, value: string, expected: string): PhaseError {
 export function tuningFrom(env: Record<string, string | undefined>): Tuning {
   const h = env.CNB_LIFECYCLE_HASH || "node";
   if (!["node", "node:crypto", "wasm", "hash-wasm"].includes(h)) throw bad("CNB_LIFECYCLE_HASH", h, '"node" or "wasm"');
-  const d = env.CNB_LIFECYCLE_DEFLATE || "fflate";
-  if (d !== "fflate" && d !== "fast") throw bad("CNB_LIFECYCLE_DEFLATE", d, '"fflate" or "fast"');
+  const d = env.CNB_LIFECYCLE_DEFLATE || "zlib";
+  if (d !== "zlib" && d !== "fflate") throw bad("CNB_LIFECYCLE_DEFLATE", d, '"zlib" or "fflate"');
   const w = env.CNB_LIFECYCLE_WORKERS;
   let workers = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   if (w !== undefined && w !== "") {

@@ -15,13 +15,16 @@ import * as path from "node:path";
 const silent: Progress = { update() {}, done() {} };
 
 /**
- * A progress line for `label` over `total` bytes, or a no-op when stderr is not a terminal (or total is small).
+ * A progress line for `label` over `total` bytes, or a no-op when stderr is not a terminal (or total is small);
+ * a function for `total` is called only on a terminal (when the size costs a walk).
  *
  * @example const p = progress("Compressing 'bp:layer'", size); p.update(n); p.done();
  */
-export function progress(label: string, total: number, minBytes = 32 << 20): Progress {
+export function progress(label: string, totalOf: number | (() => number), minBytes = 32 << 20): Progress {
   const tty = typeof process !== "undefined" && process.stderr?.isTTY === true;
-  if (!tty || total < minBytes) return silent;
+  if (!tty) return silent;
+  const total = typeof totalOf === "function" ? totalOf() : totalOf;
+  if (total < minBytes) return silent;
   let last = 0;
   const draw = (done: number) => {
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;

@@ -25,6 +25,16 @@ export function typesOf(f: Family): { manifest: string; config: string; layer: s
     : { manifest: MediaType.ociManifest, config: MediaType.ociConfig, layer: MediaType.ociLayerGzip };
 }
 
+/**
+ * The media type of a new layer compressed with `compression` in a family: gzip in either, zstd only in OCI (the
+ * Docker v2 manifest has no zstd layer type).
+ */
+export function layerTypeOf(f: Family, compression: "gzip" | "zstd"): string {
+  if (compression === "gzip") return typesOf(f).layer;
+  if (f === "docker") throw new Error("zstd layers need an OCI run image: its manifest is Docker v2, which has no zstd layer type");
+  return MediaType.ociLayerZstd;
+}
+
 const TO_DOCKER: Record<string, string> = {
   [MediaType.ociLayerGzip]: MediaType.dockerLayerGzip,
   [MediaType.ociLayerNondistGzip]: MediaType.dockerLayerForeignGzip,

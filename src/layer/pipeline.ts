@@ -1,45 +1,51 @@
 /**
- * One streaming pass per layer: tar → SHA-256 (diffID) → gzip → SHA-256 (digest) → blob file (temporary name,
- * fsync; the caller renames it). The tar is cut into fixed-size blocks that are deflated independently (fflate,
- * pure JS, so the bytes are the same on Bun, Deno and Node) on worker threads when a pool is given, and joined
- * into one gzip member in order: the output is identical whatever the parallelism. Memory stays flat: a bounded
- * number of blocks is in flight.
+ * One streaming pass per layer: tar → SHA-256 (diffID) → gzip (or zstd) → SHA-256 (digest) → blob file (temporary
+ * name, fsync; the caller renames it). The tar is planned in fixed-size blocks on the calling thread (the walk and
+ * the headers); each block is filled (its files read) and compressed on its own, on worker threads when a pool is
+ * given, and the results are hashed and written here in order: gzip blocks joined into one member (their CRCs
+ * combined), zstd blocks as one frame each. The output is identical whatever the parallelism. Memory stays flat: a
+ * bounded number of blocks is in flight.
  */
 import * as fs from "node:fs";
-import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import * as path from "node:path";
+import { type HashBackend, sha256 } from "../hash/sha256.ts";
 import { discardTemp, fileError, writeAll, yieldToEventLoop } from "../fsutil/atomic.ts";
-import { crc32 } from "./crc32.ts";
-import { DEFAULT_DEFLATE_ENGINE, deflateBlock, type DeflateEngine, GZIP_HEADER, gzipTrailer } from "./deflate-block.ts";
+import { type BlockCodec, type BlockResult, type LayerCompression, runBlock, ZSTD_LEVEL } from "./block-codec.ts";
+import { crc32Combine } from "./crc32.ts";
+import { DEFAULT_DEFLATE_ENGINE, defaultLevel, type DeflateEngine, GZIP_HEADER, gzipTrailer } from "./deflate-block.ts";
 import type { TarEntry } from "./tar-entries.ts";
-import { tarChunks } from "./tar-writer.ts";
+import { type BlockPlan, FileChangedError, tarBlockPlans } from "./tar-plan.ts";
 
 /** What one pass produced. */
 export interface LayerDigests {
   /** sha256 of the uncompressed tar. */
   diffID: string;
-  /** sha256 of the gzip stream (the blob). */
+  /** sha256 of the compressed stream (the blob). */
   digest: string;
-  /** Size of the gzip stream in bytes. */
+  /** Size of the compressed stream in bytes. */
   size: number;
   /** Size of the uncompressed tar in bytes. */
   tarSize: number;
 }
 
-/** Compresses one block; a worker pool or the calling thread. */
+/** Fills and encodes one block; a worker pool or the calling thread. */
 export interface BlockCompressor {
-  /** Deflates `block` (which the compressor may take ownership of). */
-  deflate(block: Uint8Array, final: boolean, level: number, engine: DeflateEngine): Promise<Uint8Array>;
+  /** Fills the block of `plan` (reading its files) and encodes it with `codec`. */
+  run(plan: BlockPlan, final: boolean, codec: BlockCodec): Promise<BlockResult>;
   /** How many blocks to keep in flight per layer. */
   readonly depth: number;
+  /** Takes back the buffer of a result's `raw` once it is no longer used, to fill another block into. */
+  recycle?(buffer: ArrayBuffer): void;
 }
 
 /** Options of the pass. */
 export interface PipelineOptions {
-  /** gzip level, 1–9 (default 1, as the reference lifecycle). */
-  level?: number;
-  /** The block compressor (default: fflate). */
+  /** gzip (default) or zstd. */
+  compression?: LayerCompression;
+  /** The DEFLATE engine of gzip (default: the native zlib). */
   engine?: DeflateEngine;
+  /** The level (default: the engine's, or zstd's). */
+  level?: number;
   hash?: HashBackend;
   /** The block size in bytes; part of the output format (default 1 MiB). */
   blockSize?: number;
@@ -50,28 +56,67 @@ export interface PipelineOptions {
 /** The default block size: large enough for a good ratio, small enough to spread a layer over the cores. */
 export const BLOCK_SIZE = 1 << 20;
 
-/** Deflates on the calling thread. */
+const inlineSpare: ArrayBuffer[] = [];
+
+/** Fills and encodes on the calling thread (into a buffer given back by an earlier block, when there is one). */
 export const inlineCompressor: BlockCompressor = {
-  deflate: (block, final, level, engine) => Promise.resolve(deflateBlock(block, final, level, engine)),
+  run: (plan, final, codec) => {
+    const spare = inlineSpare.pop();
+    const into = spare && spare.byteLength >= plan.size ? new Uint8Array(spare) : undefined;
+    return Promise.resolve(runBlock(plan, final, codec, into));
+  },
   depth: 1,
+  recycle: (buffer) => {
+    if (inlineSpare.length < 2) inlineSpare.push(buffer);
+  },
 };
 
+/** The block codec the options ask for. */
+export function codecOf(opts: PipelineOptions): BlockCodec {
+  if (opts.compression === "zstd") return { kind: "zstd", level: opts.level ?? ZSTD_LEVEL };
+  const engine = opts.engine ?? DEFAULT_DEFLATE_ENGINE;
+  const level = opts.level ?? defaultLevel(engine);
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`invalid gzip level ${opts.level}: expected 1 to 9`);
+  return { kind: "gzip", engine, level };
+}
+
 /**
- * Tars, hashes, compresses and hashes again, writing the gzip stream to `outFile` (created exclusively, fsynced).
- * With `outFile` undefined only the digests are computed (nothing is written).
+ * Tars, hashes, compresses and hashes again, writing the compressed stream to `outFile` (created exclusively,
+ * fsynced). With `outFile` undefined only the digests are computed (nothing is written).
  *
  * @example await compressLayer(dirLayerEntries(p, owner), "/oci/app/blobs/sha256/.tmp-x")
  */
-export async function compressLayer(
+export function compressLayer(
   entries: Iterable<TarEntry>,
   outFile: string | undefined,
   opts: PipelineOptions = {},
   compressor: BlockCompressor = inlineCompressor,
 ): Promise<LayerDigests> {
-  const level = opts.level ?? 1;
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`invalid gzip level ${opts.level}: expected 1 to 9`);
+  return runPass(entries, outFile, codecOf(opts), opts, compressor);
+}
+
+/**
+ * The diffID of a tar stream alone, without compressing (for reuse checks); the blocks are filled on the
+ * compressor's threads when one is given.
+ */
+export async function tarDiffID(
+  entries: Iterable<TarEntry>,
+  hash?: HashBackend,
+  compressor: BlockCompressor = inlineCompressor,
+): Promise<{ diffID: string; tarSize: number }> {
+  const r = await runPass(entries, undefined, { kind: "none" }, { hash }, compressor);
+  return { diffID: r.diffID, tarSize: r.tarSize };
+}
+
+async function runPass(
+  entries: Iterable<TarEntry>,
+  outFile: string | undefined,
+  codec: BlockCodec,
+  opts: PipelineOptions,
+  compressor: BlockCompressor,
+): Promise<LayerDigests> {
   const tarHash = await sha256(opts.hash);
-  const gzHash = await sha256(opts.hash);
+  const blobHash = await sha256(opts.hash);
   let fd: number | undefined;
   try {
     fd = outFile === undefined ? undefined : fs.openSync(outFile, "wx", 0o644);
@@ -79,37 +124,61 @@ export async function compressLayer(
     throw fileError(e, path.dirname(outFile as string), "write a blob into");
   }
   let size = 0;
+  // The blob is flushed to disk in the background as it grows, so that the final fsync has little left to do.
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
   const emit = (bytes: Uint8Array) => {
-    gzHash.update(bytes);
+    if (codec.kind === "none") return;
+    blobHash.update(bytes);
     size += bytes.length;
-    if (fd !== undefined) writeAll(fd, bytes);
+    if (fd === undefined) return;
+    writeAll(fd, bytes);
+    unsynced += bytes.length;
+    if (unsynced >= SYNC_EVERY && !syncing) {
+      unsynced = 0;
+      const s = fsync(fd, true).finally(() => (syncing = undefined));
+      s.catch(() => {}); // seen at the end
+      syncing = s;
+    }
+  };
+  let crc = 0;
+  let tarSize = 0;
+  const take = (r: BlockResult) => {
+    tarHash.update(r.raw);
+    if (codec.kind === "gzip") crc = crc32Combine(crc, r.crc, r.raw.length);
+    tarSize += r.raw.length;
+    emit(r.data);
+    compressor.recycle?.(r.raw.buffer as ArrayBuffer);
+    opts.onProgress?.(tarSize);
+  };
+  const inFlight: Promise<BlockResult>[] = [];
+  const send = (plan: BlockPlan, final: boolean) => {
+    const p = compressor.run(plan, final, codec);
+    // A block may fail while an earlier one is awaited: its error is seen when its turn comes, or dropped.
+    p.catch(() => {});
+    inFlight.push(p);
   };
   try {
-    emit(GZIP_HEADER);
-    let crc = 0;
-    let tarSize = 0;
-    const inFlight: Promise<Uint8Array>[] = [];
-    // Look one chunk ahead so the last block is known to be final when it is sent.
-    let held: Uint8Array | undefined;
-    const engine = opts.engine ?? DEFAULT_DEFLATE_ENGINE;
-    const send = (block: Uint8Array, final: boolean) => inFlight.push(compressor.deflate(block, final, level, engine));
-    for (const chunk of tarChunks(entries, opts.blockSize ?? BLOCK_SIZE)) {
-      tarHash.update(chunk);
-      crc = crc32(crc, chunk);
-      tarSize += chunk.length;
+    if (codec.kind === "gzip") emit(GZIP_HEADER);
+    // Look one plan ahead so the last block is known to be final when it is sent.
+    let held: BlockPlan | undefined;
+    for (const plan of tarBlockPlans(entries, opts.blockSize ?? BLOCK_SIZE)) {
       if (held) send(held, false);
-      held = chunk.slice();
-      opts.onProgress?.(tarSize);
-      while (inFlight.length >= compressor.depth) emit(await (inFlight.shift() as Promise<Uint8Array>));
+      held = plan;
+      while (inFlight.length >= compressor.depth) take(await (inFlight.shift() as Promise<BlockResult>));
       // Compressing on this thread never leaves the microtask queue: let SIGTERM/SIGINT handlers run.
       if (compressor.depth === 1) await yieldToEventLoop();
     }
-    send(held ?? new Uint8Array(0), true);
-    while (inFlight.length) emit(await (inFlight.shift() as Promise<Uint8Array>));
-    emit(gzipTrailer(crc, tarSize));
-    if (fd !== undefined) fs.fsyncSync(fd);
-    return { diffID: `sha256:${tarHash.hex()}`, digest: `sha256:${gzHash.hex()}`, size, tarSize };
+    if (held) send(held, true);
+    while (inFlight.length) take(await (inFlight.shift() as Promise<BlockResult>));
+    if (codec.kind === "gzip") emit(gzipTrailer(crc, tarSize));
+    if (fd !== undefined) {
+      await syncing;
+      await fsync(fd);
+    }
+    return { diffID: `sha256:${tarHash.hex()}`, digest: `sha256:${blobHash.hex()}`, size, tarSize };
   } catch (e) {
+    await syncing?.catch(() => {});
     if (fd !== undefined) {
       try {
         fs.closeSync(fd);
@@ -118,6 +187,7 @@ export async function compressLayer(
       }
       fd = undefined;
       discardTemp(outFile as string);
+      if (e instanceof FileChangedError) throw e;
       throw fileError(e, path.dirname(outFile as string), "write a blob into");
     }
     throw e;
@@ -126,13 +196,10 @@ export async function compressLayer(
   }
 }
 
-/** The diffID of a tar stream alone, without compressing (for reuse checks). */
-export async function tarDiffID(entries: Iterable<TarEntry>, hash?: HashBackend): Promise<{ diffID: string; tarSize: number }> {
-  const h = await sha256(hash);
-  let tarSize = 0;
-  for (const c of tarChunks(entries)) {
-    h.update(c);
-    tarSize += c.length;
-  }
-  return { diffID: `sha256:${h.hex()}`, tarSize };
+/** Bytes written to a blob after which its data is flushed to disk in the background. */
+const SYNC_EVERY = 32 << 20;
+
+/** fsync (or fdatasync, `dataOnly`) off the calling thread, so that other layers' passes go on meanwhile. */
+function fsync(fd: number, dataOnly = false): Promise<void> {
+  return new Promise((resolve, reject) => (dataOnly ? fs.fdatasync : fs.fsync)(fd, (e) => (e ? reject(e) : resolve())));
 }

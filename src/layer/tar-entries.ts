@@ -18,9 +18,19 @@ export interface TarEntry {
   source?: string;
 }
 
+/** Surrogates (characters beyond U+FFFF), where UTF-16 order and UTF-8 byte order part. */
+const HIGH = /[\ud800-\udfff]/;
+
 /** Byte-wise comparison of two strings' UTF-8 forms (Go's string order). */
 export function compareBytes(a: string, b: string): number {
+  // Without surrogates, UTF-16 code units order strings as their UTF-8 bytes do: compare them without encoding.
+  if (!HIGH.test(a) && !HIGH.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** `dir/name` for a normalised `dir` and a name read from it: path.join's result, without its work. */
+function child(dir: string, name: string): string {
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
 /**
@@ -108,7 +118,9 @@ function* walk(disk: string, image: string, owner: Owner): Generator<TarEntry> {
   if (e) yield e;
   if (!st.isDirectory()) return;
   const names = fs.readdirSync(disk).sort(compareBytes);
-  for (const n of names) yield* walk(path.join(disk, n), path.posix.join(image, n), owner);
+  const d = path.normalize(disk);
+  const i = path.posix.normalize(image);
+  for (const n of names) yield* walk(child(d, n), child(i, n), owner);
 }
 
 /**

@@ -32,7 +32,7 @@ export function bytesOf(s: string): Uint8Array {
 }
 
 function isAscii(b: Uint8Array): boolean {
-  for (const c of b) if (c >= 0x80 || c === 0) return false;
+  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80 || b[i] === 0) return false;
   return true;
 }
 
@@ -42,14 +42,16 @@ function toAscii(b: Uint8Array): Uint8Array {
 
 /** Writes `value` as zero-padded octal in `len-1` digits plus NUL; values that do not fit are written as 0. */
 function putOctal(block: Uint8Array, off: number, len: number, value: number): void {
-  const fits = value >= 0 && value < 8 ** (len - 1);
-  const s = (fits ? value : 0).toString(8).padStart(len - 1, "0");
-  for (let i = 0; i < len - 1; i++) block[off + i] = s.charCodeAt(i);
+  let v = value >= 0 && value < 8 ** (len - 1) ? value : 0;
+  for (let i = off + len - 2; i >= off; i--) {
+    block[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
   block[off + len - 1] = 0;
 }
 
 function putBytes(block: Uint8Array, off: number, len: number, b: Uint8Array): void {
-  block.set(b.subarray(0, len), off);
+  block.set(b.length <= len ? b : b.subarray(0, len), off);
 }
 
 function fitsOctal(value: number, len: number): boolean {
@@ -78,12 +80,17 @@ function finishBlock(block: Uint8Array): Uint8Array {
   for (let i = 148; i < 156; i++) block[i] = 0x20;
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += block[i];
-  const s = sum.toString(8).padStart(6, "0");
-  for (let i = 0; i < 6; i++) block[148 + i] = s.charCodeAt(i);
+  for (let i = 153; i >= 148; i--) {
+    block[i] = 0x30 + (sum % 8);
+    sum = Math.floor(sum / 8);
+  }
   block[154] = 0;
   block[155] = 0x20;
   return block;
 }
+
+/** "ustar\0" and the version "00". */
+const USTAR_MAGIC = bytesOf("ustar\u000000");
 
 function ustarBlock(h: TarHeader, name: Uint8Array, prefix: Uint8Array | undefined, linkname: Uint8Array, devFields: boolean): Uint8Array {
   const b = new Uint8Array(BLOCK);
@@ -95,8 +102,7 @@ function ustarBlock(h: TarHeader, name: Uint8Array, prefix: Uint8Array | undefin
   putOctal(b, 136, 12, h.mtime);
   b[156] = h.typeflag;
   putBytes(b, 157, 100, linkname);
-  b.set(bytesOf("ustar\0"), 257);
-  b.set(bytesOf("00"), 263);
+  b.set(USTAR_MAGIC, 257);
   if (devFields) {
     putOctal(b, 329, 8, h.devmajor ?? 0);
     putOctal(b, 337, 8, h.devminor ?? 0);

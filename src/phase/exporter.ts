@@ -15,6 +15,7 @@ import type { Image } from "../image/image.ts";
 import type { ImageStore } from "../image/store.ts";
 import { familyOf } from "../image/config.ts";
 import type { LayerPool } from "../layer/pool.ts";
+import type { LayerCompression } from "../layer/block-codec.ts";
 import type { LayerCache } from "../cache/cache.ts";
 import type { StatIndex } from "../layer/stat-index.ts";
 import type { Owner } from "../layer/tar-entries.ts";
@@ -55,6 +56,8 @@ export interface ExportOptions {
   sourceDateEpoch?: string;
   execEnv?: string;
   pool: LayerPool;
+  /** How new layers are compressed (default gzip). */
+  layerCompression?: LayerCompression;
   /** Known diffIDs of unchanged trees (see stat-index.ts); undefined re-reads every layer. */
   statIndex?: StatIndex;
   /** After saving, remove the blobs the app layouts no longer reference, if older than this many ms. */
@@ -122,9 +125,9 @@ export async function exportImage(o: ExportOptions, log: Logger): Promise<Export
   // Plan the layers, then write them (run image first).
   const plan = planLayers(o.layersDir, o.appDir, o.group, buildMD);
   const family = familyOf(run.manifestDescriptor.mediaType);
-  const asm = new Assembly(o.store.sink(o.images, log), family, previous, o.pool, log, o.statIndex);
+  const asm = new Assembly(o.store.sink(o.images, log), family, previous, o.pool, log, o.statIndex, undefined, o.layerCompression);
   const runDescriptors = await writeRunLayers(asm, run, log);
-  const md = await writeLayers(asm, plan, prevMD, o, log);
+  const md = await writeLayers(asm, plan, prevMD, o);
 
   // Config and labels.
   const runName = o.runImage ?? o.analyzed["run-image"]?.image ?? run.identifier;

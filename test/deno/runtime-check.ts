@@ -2,7 +2,10 @@
  * Run by CI with Bun after `bun build.ts`: the same sources under `deno run` and as the compiled binary.
  *  1. detector, builder and launcher from the sources under Deno on the fixtures, checking what they write and run;
  *  2. creator with the compiled binary, then with the sources under Deno, on the same inputs and paths: the app
- *     image's manifest digest must be the same, and the same again on a second (rebuild) run.
+ *     image's manifest digest must be the same, and the same again on a second (rebuild) run. The layers are
+ *     compressed with fflate (CNB_LIFECYCLE_DEFLATE=fflate), whose bytes are the same on every runtime; the
+ *     default engine, the runtime's native zlib, gives each runtime its own bytes (only the diffIDs agree), which
+ *     is checked too.
  * Prints one "ok:"/"FAILED:" line per check and exits non-zero if any failed.
  */
 import * as fs from "node:fs";
@@ -69,7 +72,7 @@ check(
 
 // 2. creator: compiled binary vs Deno, same inputs, same paths.
 const cache = path.join(work, "cache");
-function create(runner: "binary" | "deno") {
+function create(runner: "binary" | "deno", deflate = "fflate") {
   for (const d of [layers, cache]) {
     fs.rmSync(d, { recursive: true, force: true });
     fs.mkdirSync(d, { recursive: true });
@@ -97,20 +100,38 @@ function create(runner: "binary" | "deno") {
   ];
   const digests: string[] = [];
   for (let i = 0; i < 2; i++) {
-    const r = runner === "binary" ? run(BIN, args) : deno(args);
+    const env = { CNB_LIFECYCLE_DEFLATE: deflate };
+    const r = runner === "binary" ? run(BIN, args, env) : deno(args, env);
     const d = /\*\*\* Digest: (sha256:\w+)/.exec(r.out)?.[1];
     if (r.code !== 0 || !d) {
-      check(`${runner}: creator`, false, r.out + r.err);
+      check(`${runner}: creator (CNB_LIFECYCLE_DEFLATE=${deflate})`, false, r.out + r.err);
       return [];
     }
     digests.push(d);
   }
   return digests;
 }
+
+/** The diffIDs of the app image's config (the uncompressed layers), whatever the compressed bytes. */
+function diffIDs(): string[] {
+  const index = JSON.parse(fs.readFileSync(path.join(oci, "app", "index.json"), "utf8"));
+  const blob = (d: string) => JSON.parse(fs.readFileSync(path.join(oci, "app", "blobs", ...d.split(":")), "utf8"));
+  return blob(blob(index.manifests[0].digest).config.digest).rootfs.diff_ids;
+}
+const binZlib = create("binary", "zlib");
+const binZlibDiffIDs = diffIDs();
+const denZlib = create("deno", "zlib");
+check("creator with the default engine (zlib): a rebuild gives the same digest (binary)", binZlib.length === 2 && binZlib[0] === binZlib[1], binZlib.join(" "));
+check("creator with the default engine (zlib): a rebuild gives the same digest (deno)", denZlib.length === 2 && denZlib[0] === denZlib[1], denZlib.join(" "));
+check("creator with the default engine (zlib): the binary and Deno give the same diffIDs", JSON.stringify(diffIDs()) === JSON.stringify(binZlibDiffIDs));
 const bin = create("binary");
 const den = create("deno");
-check("creator: a rebuild gives the same digest (binary)", bin.length === 2 && bin[0] === bin[1], bin.join(" "));
-check("creator: a rebuild gives the same digest (deno)", den.length === 2 && den[0] === den[1], den.join(" "));
-check("creator: the compiled binary and the sources under Deno give the same digest", bin.length > 0 && bin[0] === den[0], `binary ${bin[0]} deno ${den[0]}`);
+check("creator (fflate): a rebuild gives the same digest (binary)", bin.length === 2 && bin[0] === bin[1], bin.join(" "));
+check("creator (fflate): a rebuild gives the same digest (deno)", den.length === 2 && den[0] === den[1], den.join(" "));
+check(
+  "creator (fflate): the compiled binary and the sources under Deno give the same digest",
+  bin.length > 0 && bin[0] === den[0],
+  `binary ${bin[0]} deno ${den[0]}`,
+);
 fs.rmSync(work, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

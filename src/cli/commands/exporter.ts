@@ -7,6 +7,7 @@ import type { Logger } from "../../ground/log.ts";
 import type { Image } from "../../image/image.ts";
 import type { ImageStore } from "../../image/store.ts";
 import type { RoutedStore } from "../../image/routed-store.ts";
+import type { LayerCompression } from "../../layer/block-codec.ts";
 import { LayerPool } from "../../layer/pool.ts";
 import { StatIndex } from "../../layer/stat-index.ts";
 import type { AnalyzedFile, GroupFile } from "../../platform/files.ts";
@@ -36,6 +37,7 @@ export const EXPORT_FLAGS = [
   "oci-archive",
   "docker-archive",
   "oci-full>=0.12",
+  "layer-compression",
 ];
 
 /** The exporter's inputs from the flags; `given` replaces what the creator has already (group, analyzed). */
@@ -76,9 +78,17 @@ export function exportInputsOf(
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     execEnv: env.CNB_EXEC_ENV || "production",
     pool,
+    layerCompression: layerCompressionOf(f),
     statIndex: tuning.reread ? undefined : new StatIndex(path.join(layersDir, ".cnb-lifecycle", "stat-index.json")),
     gcMinAgeMs: f.bool("oci-gc") ? parseDuration(env.CNB_OCI_GC_MIN_AGE || "10m") : undefined,
   };
+}
+
+/** `-layer-compression`: gzip or zstd. */
+function layerCompressionOf(f: FlagReader): LayerCompression {
+  const c = f.string("layer-compression") ?? "gzip";
+  if (c !== "gzip" && c !== "zstd") throw new PhaseError(ExitCode.invalidArgs, `-layer-compression must be gzip or zstd, got "${c}"`);
+  return c;
 }
 
 /**

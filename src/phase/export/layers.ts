@@ -95,102 +95,109 @@ export interface LayerWriteInputs {
 }
 
 /**
- * Writes (or reuses) every planned layer in order and returns the lifecycle label's record of them.
+ * Writes (or reuses) every planned layer and returns the lifecycle label's record of them. Every layer's step is
+ * asked for here, in the manifest's order, before any is awaited: the Assembly works on several at once and
+ * commits them in this order.
  */
-export async function writeLayers(asm: Assembly, plan: LayerPlan, prev: LayersMetadata, o: LayerWriteInputs, log: Logger): Promise<LayersMetadata> {
-  const md: LayersMetadata = { buildpacks: [] };
-  for (const bp of plan.buildpacks) md.buildpacks!.push(await writeBuildpackLayers(asm, bp, prev, o.owner, log));
+export async function writeLayers(asm: Assembly, plan: LayerPlan, prev: LayersMetadata, o: LayerWriteInputs): Promise<LayersMetadata> {
+  try {
+    return await askForLayers(asm, plan, prev, o);
+  } finally {
+    // On a failure, let the layers already under way finish (and remove their temporary files) first.
+    await asm.settled();
+  }
+}
 
+function askForLayers(asm: Assembly, plan: LayerPlan, prev: LayersMetadata, o: LayerWriteInputs): Promise<LayersMetadata> {
+  const buildpacks = plan.buildpacks.map((bp) => writeBuildpackLayers(asm, bp, prev, o.owner));
+
+  let sbom: Promise<{ diffID: string }> | undefined;
   if (plan.sbomDir) {
     const placement = { disk: plan.sbomDir, image: plan.sbomDir };
-    const r = await asm.addOrReuse(
+    sbom = asm.addOrReuse(
       "buildpacksio/lifecycle:launch.sbom",
       () => dirLayerEntries(placement, o.owner),
       prev.sbom?.sha,
       "Software Bill-of-Materials",
       { placement, owner: o.owner },
     );
-    md.sbom = { sha: r.diffID };
   }
 
-  md.app = await writeAppLayers(asm, plan.app, prev, o.owner, log);
+  const app = writeAppLayers(asm, plan.app, prev, o.owner);
 
   // The launcher layer: compressed once per launcher binary and kept in a cache.
-  const launcher = await launcherLayer(o.launcherPath, o.cacheDir, asm.pool);
-  const launcherCreatedBy = "Buildpacks Application Launcher";
-  if (prev.launcher?.sha === launcher.diffID && (await asm.reuse(launcher.diffID, launcherCreatedBy))) {
-    log.info("Reusing layer 'buildpacksio/lifecycle:launcher'");
-  } else {
-    log.info("Adding layer 'buildpacksio/lifecycle:launcher'");
-    await asm.addCompressed(launcher.blob, launcher, launcherCreatedBy);
-  }
-  md.launcher = { sha: launcher.diffID };
+  const launcher = asm.addReusedOrCompressed("buildpacksio/lifecycle:launcher", "Buildpacks Application Launcher", async () => {
+    const l = await launcherLayer(o.launcherPath, o.cacheDir, asm.pool, asm.compression);
+    return { reuse: prev.launcher?.sha === l.diffID ? l.diffID : undefined, blob: l.blob, digests: l };
+  });
 
-  const config = { disk: plan.configDir, image: plan.configDir };
-  md.config = {
-    sha: (await asm.addOrReuse("buildpacksio/lifecycle:config", () => dirLayerEntries(config, o.owner), prev.config?.sha, "Buildpacks Launcher Config")).diffID,
-  };
+  const configDir = { disk: plan.configDir, image: plan.configDir };
+  const config = asm.addOrReuse("buildpacksio/lifecycle:config", () => dirLayerEntries(configDir, o.owner), prev.config?.sha, "Buildpacks Launcher Config");
 
-  if (plan.processTypes.length) {
-    const types = plan.processTypes;
-    md["process-types"] = {
-      sha: (await asm.addOrReuse(
-        "buildpacksio/lifecycle:process-types",
-        () => processTypesLayerEntries(types),
-        prev["process-types"]?.sha,
-        "Buildpacks Process Types",
-      )).diffID,
-    };
-  }
-  return md;
+  const types = plan.processTypes;
+  const processTypes = types.length
+    ? asm.addOrReuse("buildpacksio/lifecycle:process-types", () => processTypesLayerEntries(types), prev["process-types"]?.sha, "Buildpacks Process Types")
+    : undefined;
+
+  const all = [...buildpacks, sbom, app, launcher, config, processTypes];
+  return Promise.all(all).then(async () => {
+    const md: LayersMetadata = { buildpacks: await Promise.all(buildpacks) };
+    if (sbom) md.sbom = { sha: (await sbom).diffID };
+    md.app = await app;
+    md.launcher = { sha: await launcher };
+    md.config = { sha: (await config).diffID };
+    if (processTypes) md["process-types"] = { sha: (await processTypes).diffID };
+    return md;
+  });
 }
 
 /** One buildpack's launch layers, by name; a layer without contents is the previous image's. */
-async function writeBuildpackLayers(
-  asm: Assembly,
-  bp: LayerPlan["buildpacks"][number],
-  prev: LayersMetadata,
-  owner: Owner,
-  log: Logger,
-): Promise<BuildpackLayersMetadata> {
+function writeBuildpackLayers(asm: Assembly, bp: LayerPlan["buildpacks"][number], prev: LayersMetadata, owner: Owner): Promise<BuildpackLayersMetadata> {
   const prevBp = prev.buildpacks?.find((b) => b.key === bp.id);
-  const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
-  for (const l of bp.layers) {
+  const layers = bp.layers.map((l) => {
     const prevSha = prevBp?.layers?.[l.name]?.sha;
-    let diffID: string;
     if (l.dir) {
       const placement = { disk: l.dir, image: l.dir };
-      diffID = (await asm.addOrReuse(l.id, () => dirLayerEntries(placement, owner), prevSha, l.createdBy, { placement, owner })).diffID;
-    } else {
-      if (!prevSha || !(await asm.reuse(prevSha, l.createdBy))) {
-        throw new PhaseError(
-          ExitCode.export,
-          `failed to reuse layer '${l.id}': it has a ${l.name}.toml but no directory, and the previous image has no such layer`,
-        );
-      }
-      log.info(`Reusing layer '${l.id}'`);
-      diffID = prevSha;
+      return asm.addOrReuse(l.id, () => dirLayerEntries(placement, owner), prevSha, l.createdBy, { placement, owner }).then((r) => r.diffID);
     }
-    entry.layers![l.name] = { sha: diffID, data: l.metadata, launch: true, build: l.types.build, cache: l.types.cache } as LayerMetadata;
-  }
-  if (bp.store) entry.store = { metadata: bp.store };
-  return entry;
+    const fail = () =>
+      new PhaseError(ExitCode.export, `failed to reuse layer '${l.id}': it has a ${l.name}.toml but no directory, and the previous image has no such layer`);
+    if (!prevSha) return Promise.reject(fail());
+    return asm.reuse(prevSha, l.createdBy, `Reusing layer '${l.id}'`).then((ok) => {
+      if (!ok) throw fail();
+      return prevSha;
+    });
+  });
+  return Promise.all(layers).then((diffIDs) => {
+    const entry: BuildpackLayersMetadata = { key: bp.id, version: bp.version, layers: {} };
+    bp.layers.forEach((l, i) => {
+      entry.layers![l.name] = { sha: diffIDs[i], data: l.metadata, launch: true, build: l.types.build, cache: l.types.cache } as LayerMetadata;
+    });
+    if (bp.store) entry.store = { metadata: bp.store };
+    return entry;
+  });
 }
 
 /** The app layers: one per slice, then the rest, each reused when the previous image has its diffID. */
-async function writeAppLayers(asm: Assembly, app: LayerPlan["app"], prev: LayersMetadata, owner: Owner, log: Logger): Promise<{ sha: string }[]> {
+function writeAppLayers(asm: Assembly, app: LayerPlan["app"], prev: LayersMetadata, owner: Owner): Promise<{ sha: string }[]> {
   const placement = { disk: app.dir, image: app.dir };
   const prevApp = [...new Set((prev.app ?? []).map((a) => a.sha))];
-  const out: { sha: string }[] = [];
-  let reused = 0;
-  for (const [i, plan] of app.plans.entries()) {
+  const layers = app.plans.map((plan, i) => {
     const createdBy = app.slices.length ? `Application Slice: ${i + 1}` : "Application Layer";
     const tree = { placement, owner, extra: `slice ${i} of ${JSON.stringify(app.slices)}` };
-    const r = await asm.diffIDOrCompress(() => appPlanEntries(placement, plan, owner), prevApp, createdBy, "the app", tree);
-    if (r.reused) reused++;
-    out.push({ sha: r.diffID });
-  }
-  if (reused) log.info(`Reusing ${reused}/${app.plans.length} app layer(s)`);
-  if (app.plans.length - reused) log.info(`Adding ${app.plans.length - reused}/${app.plans.length} app layer(s)`);
-  return out;
+    return asm.diffIDOrCompress(() => appPlanEntries(placement, plan, owner), prevApp, createdBy, "the app", tree);
+  });
+  const n = app.plans.length;
+  const reusedCount = async () => (await Promise.all(layers)).filter((r) => r.reused).length;
+  const summary = [
+    asm.note(async () => {
+      const reused = await reusedCount();
+      return reused ? `Reusing ${reused}/${n} app layer(s)` : undefined;
+    }),
+    asm.note(async () => {
+      const reused = await reusedCount();
+      return n - reused ? `Adding ${n - reused}/${n} app layer(s)` : undefined;
+    }),
+  ];
+  return Promise.all([...layers, ...summary]).then(() => Promise.all(layers)).then((rs) => rs.map((r) => ({ sha: r.diffID })));
 }
