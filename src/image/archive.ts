@@ -8,15 +8,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type BuildUser, canWrite, mkdirOwned } from "../buildpack/privileges.ts";
-import { commitTemp, discardTemp, fillTempAsync, makeTempDir, tempPathFor, writeAll } from "../fsutil/atomic.ts";
+import { commitTemp, fillTempAsync, tempPathFor, writeAll } from "../fsutil/atomic.ts";
 import type { Logger } from "../ground/log.ts";
-import { sha256 } from "../hash/sha256.ts";
 import type { ArchiveMember } from "./archive-tar.ts";
 import { writeArchive } from "./archive-tar.ts";
 import type { Image, ImageLayer } from "./image.ts";
 import type { LinkResult } from "./layout-write.ts";
 import { parseReference } from "./reference.ts";
 import type { ImageSink, ImageTarget } from "./store.ts";
+import { GatheringSink } from "./gathering-sink.ts";
 import { type Descriptor, MediaType } from "./types.ts";
 
 /** The two archive formats. */
@@ -67,56 +67,22 @@ export class ArchiveTarget implements ImageTarget {
   }
 }
 
-type Source = { file: string; size: number } | { from: Image; layer: ImageLayer };
-
 /** Gathers one image's blobs and writes the archive at save. */
-class ArchiveSink implements ImageSink {
-  private readonly tmpDir: string;
-  private blobs = new Map<string, Source>();
-  private small = new Map<string, Uint8Array>();
-
-  constructor(private readonly file: string, private readonly format: ArchiveFormat, readonly names: string[], private readonly log?: Logger) {
-    if (names.length === 0) throw new Error("no image name to export to");
+class ArchiveSink extends GatheringSink {
+  constructor(private readonly file: string, private readonly format: ArchiveFormat, names: string[], private readonly log?: Logger) {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.tmpDir = makeTempDir(path.join(path.dirname(path.resolve(file)), ".tmp-archive-"));
+    super(names, path.join(path.dirname(path.resolve(file)), ".tmp-archive-"));
   }
 
-  tempBlobPath(): string {
-    return path.join(this.tmpDir, `blob-${Math.random().toString(16).slice(2)}`);
-  }
-  commitBlob(tmp: string, digest: string): void {
-    const dest = path.join(this.tmpDir, digest.replace(":", "-"));
-    fs.renameSync(tmp, dest);
-    this.blobs.set(digest, { file: dest, size: fs.statSync(dest).size });
-  }
-  hasBlob(digest: string): boolean {
-    return this.blobs.has(digest) || this.small.has(digest);
-  }
   async reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing"> {
     if (this.blobs.has(layer.digest)) return "present";
     if (!layer.present) throw new IncompleteArchiveError(this.file, from, layer);
     this.blobs.set(layer.digest, { from, layer });
     return "copy";
   }
-  async linkFile(src: string, digest: string): Promise<LinkResult> {
-    this.blobs.set(digest, { file: src, size: fs.statSync(src).size });
-    return "copy";
-  }
-  async writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor> {
-    const h = await sha256();
-    h.update(data);
-    const digest = `sha256:${h.hex()}`;
-    this.small.set(digest, data);
-    return { mediaType, digest, size: data.length };
-  }
-  blobFile(): string | undefined {
-    return undefined;
-  }
 
   async save(manifestDesc: Descriptor): Promise<{ name: string; location: string }[]> {
-    const manifestBytes = this.small.get(manifestDesc.digest);
-    if (!manifestBytes) throw new Error(`manifest ${manifestDesc.digest} was not written to this sink`);
-    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { config: Descriptor; layers: Descriptor[] };
+    const manifest = JSON.parse(new TextDecoder().decode(this.smallBlob(manifestDesc.digest, "manifest"))) as { config: Descriptor; layers: Descriptor[] };
     const names = this.names.map((n) => ({ n, a: archiveNames(n) })).filter((x) => x.a !== undefined) as { n: string; a: { tag: string; full: string } }[];
     const members: ArchiveMember[] = [];
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -149,7 +115,7 @@ class ArchiveSink implements ImageSink {
       if (small) return members.push({ name: blobName(d.digest), bytes: small });
       const src = this.blobs.get(d.digest);
       if (!src) throw new Error(`blob ${d.digest} of the image was never written to the archive's sink`);
-      if ("file" in src) return members.push({ name: blobName(d.digest), file: src.file, size: src.size });
+      if ("file" in src) return members.push({ name: blobName(d.digest), file: src.file, size: fs.statSync(src.file).size });
       members.push({ name: blobName(d.digest), size: src.layer.size, stream: () => src.from.openBlob(d.digest) });
     };
     if (this.format === "oci") add(manifestDesc);
@@ -161,7 +127,7 @@ class ArchiveSink implements ImageSink {
       await fillTempAsync(tmp, (fd) => writeArchive(members, async (chunk) => writeAll(fd, chunk)).then(() => undefined), 0o644, this.file);
       commitTemp(tmp, this.file);
     } finally {
-      discardTemp(this.tmpDir);
+      this.discard();
     }
     this.log?.debug(`Wrote ${this.format === "oci" ? "OCI" : "Docker"} archive ${this.file}`);
     return (names.length ? names.map((x) => x.n) : this.names.slice(0, 1)).map((n) => ({ name: n, location: this.file }));

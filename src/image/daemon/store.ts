@@ -19,6 +19,7 @@ import { ImageNotFoundError } from "../errors.ts";
 import type { Image, ImageLayer } from "../image.ts";
 import type { LinkResult } from "../layout-write.ts";
 import type { ImageSink, ImageStore } from "../store.ts";
+import { GatheringSink } from "../gathering-sink.ts";
 import { type Descriptor, type ImageConfig, type Manifest, MediaType } from "../types.ts";
 import { DaemonConnection, DaemonError } from "./http.ts";
 
@@ -243,52 +244,21 @@ async function saveImage(store: DaemonStore, id: string, diffIDs: string[]): Pro
   return out;
 }
 
-type Source = { file: string } | { from: Image; layer: ImageLayer };
-
 /** Gathers one image and loads it into the daemon at save. */
-class DaemonSink implements ImageSink {
-  private readonly tmpDir: string;
-  private blobs = new Map<string, Source>();
-  private small = new Map<string, Uint8Array>();
+class DaemonSink extends GatheringSink {
   /** The layer chains (diffIDs, bottom first) of images the daemon holds that layers were reused from. */
   private chains: string[][] = [];
   private loadedID?: string;
 
-  constructor(private readonly store: DaemonStore, readonly names: string[], private readonly log?: Logger) {
-    if (names.length === 0) throw new Error("no image name to export to");
-    this.tmpDir = makeTempDir(path.join(os.tmpdir(), "cnb-daemon-export-"));
+  constructor(private readonly store: DaemonStore, names: string[], private readonly log?: Logger) {
+    super(names, path.join(os.tmpdir(), "cnb-daemon-export-"));
   }
 
-  tempBlobPath(): string {
-    return path.join(this.tmpDir, `blob-${Math.random().toString(16).slice(2)}`);
-  }
-  commitBlob(tmp: string, digest: string): void {
-    const dest = path.join(this.tmpDir, digest.replace(":", "-"));
-    fs.renameSync(tmp, dest);
-    this.blobs.set(digest, { file: dest });
-  }
-  hasBlob(digest: string): boolean {
-    return this.blobs.has(digest) || this.small.has(digest);
-  }
   async reuseBlob(from: Image, layer: ImageLayer): Promise<LinkResult | "missing"> {
     if (from instanceof DaemonImage && !this.chains.includes(from.diffIDs)) this.chains.push(from.diffIDs);
     if (this.blobs.has(layer.digest)) return "present";
     this.blobs.set(layer.digest, { from, layer });
     return from instanceof DaemonImage ? "present" : "copy";
-  }
-  async linkFile(src: string, digest: string): Promise<LinkResult> {
-    this.blobs.set(digest, { file: src });
-    return "copy";
-  }
-  async writeBlob(data: Uint8Array, mediaType: string): Promise<Descriptor> {
-    const h = await sha256();
-    h.update(data);
-    const digest = `sha256:${h.hex()}`;
-    this.small.set(digest, data);
-    return { mediaType, digest, size: data.length };
-  }
-  blobFile(): string | undefined {
-    return undefined;
   }
   imageID(): string | undefined {
     return this.loadedID;
@@ -306,11 +276,8 @@ class DaemonSink implements ImageSink {
 
   async save(manifestDesc: Descriptor): Promise<{ name: string; location: string }[]> {
     try {
-      const manifestBytes = this.small.get(manifestDesc.digest);
-      if (!manifestBytes) throw new Error(`manifest ${manifestDesc.digest} was not written to this sink`);
-      const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Manifest;
-      const configBytes = this.small.get(manifest.config.digest);
-      if (!configBytes) throw new Error(`config ${manifest.config.digest} was not written to this sink`);
+      const manifest = JSON.parse(new TextDecoder().decode(this.smallBlob(manifestDesc.digest, "manifest"))) as Manifest;
+      const configBytes = this.smallBlob(manifest.config.digest, "config");
       const diffIDs = (JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfig).rootfs.diff_ids;
       const tags = this.names.map((n) => archiveNames(n)?.tag).filter((t): t is string => t !== undefined);
 
@@ -368,7 +335,7 @@ class DaemonSink implements ImageSink {
       this.keepInLaunchCache(cached, diffIDs);
       return tags.map((t, i) => ({ name: this.names[i] ?? t, location: this.store.description }));
     } finally {
-      discardTemp(this.tmpDir);
+      this.discard();
     }
   }
 
